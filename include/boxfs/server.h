@@ -1,0 +1,81 @@
+/*
+ * boxfs/server.h — running a boxfs server: a namespace of backends, served
+ * through doors on transports.
+ *
+ *	struct boxfs_server *srv = boxfs_server_new(NULL);
+ *	boxfs_server_mount(srv, "/", boxfs_ramfs_new(NULL));
+ *	boxfs_server_listen(srv, "9p", "unix!/tmp/sock");
+ *	boxfs_server_run(srv);            // until boxfs_server_stop()
+ *	boxfs_server_free(srv);
+ *
+ * Addresses are Plan 9 dial strings: unix!/path, unix!@abstract,
+ * tcp!host!port (tcp!*!port for every address), fd!R!W for an inherited pair.
+ */
+#ifndef BOXFS_SERVER_H
+#define BOXFS_SERVER_H
+
+#include <boxfs/common.h>
+#include <boxfs/fs.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Limits and knobs; zero fields take the default shown. */
+struct boxfs_server_opts {
+	unsigned max_conns;	  /* 1024 */
+	unsigned max_requests;	  /* outstanding per connection: 256 */
+	uint32_t max_msize;	  /* 9P msize offered: 1 MiB + 24; never below 4096 */
+	size_t max_conn_queue;	  /* reply bytes queued per connection before it
+				   * stops reading new requests: 4 * max_msize */
+	unsigned workers;	  /* threads for backends that may block: 16 */
+	FILE *debug;		  /* when set, every message in and out, one line each */
+	bool trust_uname;	  /* act as the 9P uname/n_uname on TCP (default: true);
+				   * on Unix sockets a non-root peer is always itself */
+};
+
+struct boxfs_server;
+
+/* A server with an empty namespace (opts may be NULL). NULL+errno on failure. */
+BOXFS_API struct boxfs_server *boxfs_server_new(const struct boxfs_server_opts *opts);
+
+/*
+ * Mounts a backend instance at path; "/" must be mounted first. The server
+ * takes ownership of fs, also when this fails. Answers 0 or -errno. Call before
+ * boxfs_server_run/start.
+ */
+BOXFS_API int boxfs_server_mount(struct boxfs_server *srv, const char *path,
+				 struct boxfs_fs *fs);
+
+/*
+ * Serves door ("9p") on a dial string. Answers 0 or -errno (-EADDRINUSE,
+ * -EINVAL for a bad address or unknown door ...). May be called while running.
+ */
+BOXFS_API int boxfs_server_listen(struct boxfs_server *srv, const char *door, const char *dial);
+
+/* Serves one already-connected transport (rfd may equal wfd); the server owns
+ * the descriptors from then on. Answers 0 or -errno. */
+BOXFS_API int boxfs_server_serve_fds(struct boxfs_server *srv, const char *door, int rfd, int wfd);
+
+/* The dial string of the i-th listener (port numbers resolved), or NULL. */
+BOXFS_API const char *boxfs_server_address(struct boxfs_server *srv, unsigned i);
+
+/* Runs the event loop on the calling thread until boxfs_server_stop. 0 or -errno. */
+BOXFS_API int boxfs_server_run(struct boxfs_server *srv);
+
+/* Runs the event loop on a thread of the server's own. 0 or -errno. */
+BOXFS_API int boxfs_server_start(struct boxfs_server *srv);
+
+/* Asks the loop to stop; safe from any thread and from a signal handler. */
+BOXFS_API void boxfs_server_stop(struct boxfs_server *srv);
+
+/* Stops (joining the server's thread if it started one), closes every
+ * connection and listener, and frees everything, mounted backends included. */
+BOXFS_API void boxfs_server_free(struct boxfs_server *srv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

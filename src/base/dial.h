@@ -1,0 +1,45 @@
+/*
+ * dial.h — Plan 9 dial strings to sockets, for servers and clients alike.
+ *
+ *	unix!/path/to/socket	a Unix stream socket at a path
+ *	unix!@name		a Linux abstract Unix socket
+ *	tcp!host!port		TCP, IPv4 or IPv6 ("[::1]" or "::1" both work)
+ *	fd!R!W			an inherited pair of descriptors (R may equal W)
+ *
+ * A bare path (containing '/') is read as unix!path; "host:port" is not
+ * accepted, to keep one syntax.
+ */
+#ifndef BOXFS_BASE_DIAL_H
+#define BOXFS_BASE_DIAL_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+enum bx_net { BX_NET_UNIX, BX_NET_TCP, BX_NET_FD };
+
+struct bx_addr {
+	enum bx_net net;
+	struct sockaddr_storage sa; /* UNIX and TCP */
+	socklen_t salen;
+	int rfd, wfd; /* FD */
+};
+
+/* Parses a dial string. 0, or -EINVAL (bad syntax), -ENAMETOOLONG, or a
+ * getaddrinfo failure as -EHOSTUNREACH / -ENOENT. */
+int bx_addr_parse(struct bx_addr *a, const char *dial);
+
+/* A connected, close-on-exec stream socket for a (not for BX_NET_FD), or -errno. */
+int bx_dial(const char *dial);
+
+/*
+ * A listening close-on-exec socket for a dial string, or -errno. A Unix
+ * socket path that exists but has nobody listening is replaced; one that is
+ * in use answers -EADDRINUSE. TCP listeners set SO_REUSEADDR.
+ */
+int bx_announce(const char *dial);
+
+/* Formats the address a listening socket is bound to as a dial string
+ * (port 0 becomes the real port). Answers 0 or -errno. */
+int bx_sock_dialstr(int fd, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,653 @@
+/*
+ * server.c — the server: listeners, connections, the event loop, the worker
+ * pool and the ordered writer of each connection.
+ *
+ * Threading model.
+ *   - One loop thread owns the epoll set. It accepts connections, reads
+ *     every socket, cuts the input into frames and hands each frame to the
+ *     connection's door, on the loop thread. A door answers cheap requests
+ *     right there (an inline backend, a protocol error), which costs no
+ *     thread hand-off at all; it copies a request that may block and submits
+ *     it to the worker pool.
+ *   - Worker threads are started on demand, up to opts.workers, and run the
+ *     requests submitted to them; a server whose backends are all inline
+ *     never starts one.
+ *   - Replies go out through bx_conn_send from whichever thread finished the
+ *     request. Each connection has one output queue under its own mutex:
+ *     a reply is written straight to the non-blocking socket when nothing is
+ *     queued, else appended, so replies leave in the order they were sent,
+ *     and a door that sends a cancel reply after the reply it cancels gets
+ *     that order on the wire. The loop thread drains the queue on EPOLLOUT.
+ *   - Back-pressure: while more than opts.max_conn_queue bytes wait in a
+ *     connection's queue, the loop stops reading from it.
+ *   - Lifetime: a connection is reference counted; the loop holds one while
+ *     it is open and each request in flight holds one. Hang-up (EOF, error,
+ *     broken framing) removes it from the epoll set and tells the door,
+ *     which cancels its requests; the last reference closes the descriptors.
+ */
+#include "core/server_impl.h"
+
+#include "base/dial.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+struct listener {
+	struct listener *next;
+	int fd;
+	const struct bx_door *door;
+	char addr[128];
+};
+
+struct bx_obuf {
+	struct bx_obuf *next;
+	size_t len, off;
+	uint8_t data[];
+};
+
+struct work {
+	struct work *next;
+	void (*fn)(void *);
+	void *arg;
+};
+
+/* epoll data: the event fd is 0, listeners are tagged with the low bit. */
+#define EP_LISTENER 1u
+
+static const struct bx_door *find_door(const char *name)
+{
+	static const struct bx_door *const doors[] = {&bx_door_9p};
+	for (size_t i = 0; i < sizeof doors / sizeof doors[0]; i++)
+		if (strcmp(doors[i]->name, name) == 0)
+			return doors[i];
+	return NULL;
+}
+
+struct boxfs_server *boxfs_server_new(const struct boxfs_server_opts *opts)
+{
+	struct bx_server *srv = calloc(1, sizeof *srv);
+	if (!srv)
+		return NULL;
+	srv->epfd = srv->evfd = -1;
+	if (opts)
+		srv->opts = *opts;
+	else
+		srv->opts.trust_uname = true;
+	struct boxfs_server_opts *o = &srv->opts;
+	if (!o->max_conns)
+		o->max_conns = 1024;
+	if (!o->max_requests)
+		o->max_requests = 256;
+	if (!o->max_msize)
+		o->max_msize = (1u << 20) + 24;
+	if (o->max_msize < 4096)
+		o->max_msize = 4096;
+	if (!o->max_conn_queue)
+		o->max_conn_queue = 4 * (size_t)o->max_msize;
+	if (!o->workers)
+		o->workers = 16;
+	pthread_mutex_init(&srv->mu, NULL);
+	pthread_cond_init(&srv->work_cv, NULL);
+	pthread_cond_init(&srv->idle_cv, NULL);
+	srv->ns = bx_ns_new();
+	srv->locks = bx_locks_new();
+	srv->workers = calloc(o->workers, sizeof *srv->workers);
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	srv->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+	if (!srv->ns || !srv->locks || !srv->workers || srv->epfd < 0 || srv->evfd < 0 ||
+	    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->evfd, &ev) < 0) {
+		int e = errno ? errno : ENOMEM;
+		boxfs_server_free((struct boxfs_server *)srv);
+		errno = e;
+		return NULL;
+	}
+	return (struct boxfs_server *)srv;
+}
+
+int boxfs_server_mount(struct boxfs_server *s, const char *path, struct boxfs_fs *fs)
+{
+	struct bx_server *srv = (struct bx_server *)s;
+	if (!fs)
+		return -EINVAL;
+	return bx_ns_mount(srv->ns, path, fs);
+}
+
+/* ---- connections ---- */
+
+static void conn_free(struct bx_conn *c)
+{
+	struct bx_server *srv = c->srv;
+	if (c->door->free)
+		c->door->free(c);
+	for (struct bx_obuf *b = c->qhead, *next; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	if (c->wfd != c->rfd && c->wfd >= 0)
+		close(c->wfd);
+	if (c->rfd >= 0)
+		close(c->rfd);
+	pthread_mutex_destroy(&c->wmu);
+	free(c->in);
+	pthread_mutex_lock(&srv->mu);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	pthread_cond_broadcast(&srv->idle_cv);
+	pthread_mutex_unlock(&srv->mu);
+	free(c);
+}
+
+void bx_conn_put(struct bx_conn **cp)
+{
+	struct bx_conn *c = *cp;
+	*cp = NULL;
+	if (c && atomic_fetch_sub_explicit(&c->ref, 1, memory_order_acq_rel) == 1)
+		conn_free(c);
+}
+
+/* Re-arms epoll for what c needs now. Called with wmu held. */
+static void rearm(struct bx_conn *c)
+{
+	if (c->closing || c->dead)
+		return;
+	uint32_t ev = EPOLLRDHUP;
+	if (c->qbytes <= c->srv->opts.max_conn_queue)
+		ev |= EPOLLIN;
+	if (c->qhead)
+		ev |= EPOLLOUT;
+	if (ev == c->events)
+		return;
+	struct epoll_event e = {.events = ev, .data.ptr = c};
+	if (epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->rfd, &e) == 0)
+		c->events = ev;
+}
+
+static ssize_t put_bytes(struct bx_conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+	do
+		n = c->is_socket ? send(c->wfd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+				 : write(c->wfd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		n = 0;
+	return n;
+}
+
+void bx_conn_send(struct bx_conn *c, const void *buf, size_t len)
+{
+	pthread_mutex_lock(&c->wmu);
+	if (c->dead)
+		goto out;
+	size_t done = 0;
+	if (!c->qhead) {
+		ssize_t n = put_bytes(c, buf, len);
+		if (n < 0) {
+			c->dead = true;
+			goto out;
+		}
+		done = (size_t)n;
+	}
+	if (done < len) {
+		struct bx_obuf *b = malloc(sizeof *b + (len - done));
+		if (!b) {
+			c->dead = true; /* a reply we cannot deliver breaks the stream */
+			shutdown(c->rfd, SHUT_RDWR);
+			goto out;
+		}
+		b->next = NULL;
+		b->len = len - done;
+		b->off = 0;
+		memcpy(b->data, (const uint8_t *)buf + done, b->len);
+		if (c->qtail)
+			c->qtail->next = b;
+		else
+			c->qhead = b;
+		c->qtail = b;
+		c->qbytes += b->len;
+		rearm(c);
+	}
+out:
+	pthread_mutex_unlock(&c->wmu);
+}
+
+/* EPOLLOUT: writes what is queued. */
+static void conn_flush(struct bx_conn *c)
+{
+	pthread_mutex_lock(&c->wmu);
+	while (c->qhead && !c->dead) {
+		struct bx_obuf *b = c->qhead;
+		ssize_t n = put_bytes(c, b->data + b->off, b->len - b->off);
+		if (n < 0) {
+			c->dead = true;
+			break;
+		}
+		if (n == 0)
+			break;
+		b->off += (size_t)n;
+		c->qbytes -= (size_t)n;
+		if (b->off == b->len) {
+			c->qhead = b->next;
+			if (!c->qhead)
+				c->qtail = NULL;
+			free(b);
+		}
+	}
+	rearm(c);
+	pthread_mutex_unlock(&c->wmu);
+}
+
+/* Hang-up, on the loop thread: stop reading, tell the door, drop the loop's
+ * reference. The descriptors close with the last reference. */
+static void conn_close(struct bx_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	epoll_ctl(c->srv->epfd, EPOLL_CTL_DEL, c->rfd, NULL);
+	pthread_mutex_lock(&c->wmu);
+	c->dead = true;
+	pthread_mutex_unlock(&c->wmu);
+	if (c->door->hangup)
+		c->door->hangup(c);
+	bx_conn_put(&c);
+}
+
+void bx_conn_abort(struct bx_conn *c)
+{
+	conn_close(c);
+}
+
+/* Cuts the input into frames and hands them to the door. */
+static void conn_frames(struct bx_conn *c)
+{
+	size_t pos = 0;
+	while (!c->closing && c->inlen - pos >= c->door->hdr_size) {
+		ssize_t size = c->door->frame_size(c, c->in + pos);
+		if (size < 0 || (size_t)size > c->max_frame) {
+			conn_close(c);
+			return;
+		}
+		if ((size_t)size > c->inlen - pos) {
+			if ((size_t)size > c->incap) { /* make room for this frame */
+				uint8_t *in = realloc(c->in, (size_t)size);
+				if (!in) {
+					conn_close(c);
+					return;
+				}
+				c->in = in;
+				c->incap = (size_t)size;
+			}
+			break;
+		}
+		c->door->frame(c, c->in + pos, (size_t)size);
+		pos += (size_t)size;
+	}
+	if (pos && !c->closing) {
+		memmove(c->in, c->in + pos, c->inlen - pos);
+		c->inlen -= pos;
+	}
+}
+
+static void conn_read(struct bx_conn *c)
+{
+	if (c->inlen == c->incap) { /* cannot happen after conn_frames; be safe */
+		conn_close(c);
+		return;
+	}
+	ssize_t n = read(c->rfd, c->in + c->inlen, c->incap - c->inlen);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	c->inlen += (size_t)n;
+	bx_conn_get(c);
+	conn_frames(c);
+	bx_conn_put(&c);
+}
+
+static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, int wfd)
+{
+	struct bx_conn *c = calloc(1, sizeof *c);
+	if (!c) {
+		close(rfd);
+		if (wfd != rfd)
+			close(wfd);
+		return -ENOMEM;
+	}
+	atomic_init(&c->ref, 1);
+	c->srv = srv;
+	c->rfd = rfd;
+	c->wfd = wfd;
+	c->door = door;
+	c->max_frame = srv->opts.max_msize;
+	c->incap = 64 * 1024;
+	c->in = malloc(c->incap);
+	pthread_mutex_init(&c->wmu, NULL);
+
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(rfd, (struct sockaddr *)&ss, &sl) == 0) {
+		c->is_socket = rfd == wfd;
+		c->local = ss.ss_family == AF_UNIX;
+		struct ucred uc;
+		socklen_t ul = sizeof uc;
+		if (c->local && getsockopt(rfd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0) {
+			c->peer = (struct boxfs_cred){.uid = uc.uid, .gid = uc.gid};
+			c->has_peer = true;
+		}
+	} else {
+		c->local = true; /* an inherited pipe pair */
+	}
+	fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
+	if (wfd != rfd)
+		fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
+
+	if (!c->in || door->open(c) < 0)
+		goto fail;
+	pthread_mutex_lock(&srv->mu);
+	bool full = srv->nconns >= srv->opts.max_conns;
+	if (!full) {
+		c->id = ++srv->next_conn_id;
+		c->next = srv->conns;
+		if (c->next)
+			c->next->prev = c;
+		srv->conns = c;
+		srv->nconns++;
+	}
+	pthread_mutex_unlock(&srv->mu);
+	if (full) {
+		if (srv->opts.debug)
+			fprintf(srv->opts.debug, "boxfs: too many connections (%u); refused\n",
+				srv->opts.max_conns);
+		if (door->free)
+			door->free(c);
+		goto fail;
+	}
+	c->events = EPOLLIN | EPOLLRDHUP;
+	struct epoll_event ev = {.events = c->events, .data.ptr = c};
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
+		int e = -errno;
+		c->closing = true;
+		if (door->hangup)
+			door->hangup(c);
+		bx_conn_put(&c);
+		return e;
+	}
+	return 0;
+
+fail:
+	free(c->in);
+	pthread_mutex_destroy(&c->wmu);
+	close(rfd);
+	if (wfd != rfd)
+		close(wfd);
+	free(c);
+	return -EMFILE;
+}
+
+int boxfs_server_serve_fds(struct boxfs_server *s, const char *door_name, int rfd, int wfd)
+{
+	struct bx_server *srv = (struct bx_server *)s;
+	const struct bx_door *door = find_door(door_name ? door_name : "9p");
+	if (!door)
+		return -EINVAL;
+	return conn_add(srv, door, rfd, wfd);
+}
+
+/* ---- listeners ---- */
+
+int boxfs_server_listen(struct boxfs_server *s, const char *door_name, const char *dial)
+{
+	struct bx_server *srv = (struct bx_server *)s;
+	const struct bx_door *door = find_door(door_name ? door_name : "9p");
+	if (!door)
+		return -EINVAL;
+	struct bx_addr a;
+	int r = bx_addr_parse(&a, dial);
+	if (r < 0)
+		return r;
+	if (a.net == BX_NET_FD)
+		return boxfs_server_serve_fds(s, door_name, a.rfd, a.wfd);
+	struct listener *l = calloc(1, sizeof *l);
+	if (!l)
+		return -ENOMEM;
+	l->fd = bx_announce(dial);
+	if (l->fd < 0) {
+		r = l->fd;
+		free(l);
+		return r;
+	}
+	l->door = door;
+	if (bx_sock_dialstr(l->fd, l->addr, sizeof l->addr) < 0)
+		snprintf(l->addr, sizeof l->addr, "%s", dial);
+	fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uintptr_t)l | EP_LISTENER};
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
+		r = -errno;
+		close(l->fd);
+		free(l);
+		return r;
+	}
+	pthread_mutex_lock(&srv->mu);
+	struct listener **pp = &srv->listeners;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = l;
+	srv->nlisteners++;
+	pthread_mutex_unlock(&srv->mu);
+	return 0;
+}
+
+const char *boxfs_server_address(struct boxfs_server *s, unsigned i)
+{
+	struct bx_server *srv = (struct bx_server *)s;
+	pthread_mutex_lock(&srv->mu);
+	struct listener *l = srv->listeners;
+	while (l && i--)
+		l = l->next;
+	pthread_mutex_unlock(&srv->mu);
+	return l ? l->addr : NULL;
+}
+
+static void do_accept(struct bx_server *srv, struct listener *l)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return; /* EAGAIN, or EMFILE and friends: try again later */
+		conn_add(srv, l->door, fd, fd);
+	}
+}
+
+/* ---- the loop ---- */
+
+int boxfs_server_run(struct boxfs_server *s)
+{
+	struct bx_server *srv = (struct bx_server *)s;
+	struct epoll_event evs[64];
+	while (!atomic_load(&srv->stopping)) {
+		int n = epoll_wait(srv->epfd, evs, 64, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t d = evs[i].data.u64;
+			if (d == 0) {
+				uint64_t v;
+				if (read(srv->evfd, &v, sizeof v) < 0 && errno != EAGAIN)
+					return -errno;
+				continue;
+			}
+			if (d & EP_LISTENER) {
+				do_accept(srv, (struct listener *)(uintptr_t)(d & ~(uint64_t)EP_LISTENER));
+				continue;
+			}
+			struct bx_conn *c = evs[i].data.ptr;
+			uint32_t e = evs[i].events;
+			bx_conn_get(c);
+			if (e & EPOLLOUT)
+				conn_flush(c);
+			if (e & EPOLLIN)
+				conn_read(c);
+			else if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+				conn_close(c);
+			bx_conn_put(&c);
+		}
+	}
+	return 0;
+}
+
+static void *run_thread(void *arg)
+{
+	boxfs_server_run(arg);
+	return NULL;
+}
+
+int boxfs_server_start(struct boxfs_server *s)
+{
+	struct bx_server *srv = (struct bx_server *)s;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&srv->thread, NULL, run_thread, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		return -r;
+	srv->threaded = true;
+	return 0;
+}
+
+void boxfs_server_stop(struct boxfs_server *s)
+{
+	struct bx_server *srv = (struct bx_server *)s;
+	atomic_store(&srv->stopping, true);
+	uint64_t one = 1;
+	ssize_t r = write(srv->evfd, &one, sizeof one);
+	(void)r;
+}
+
+/* ---- the worker pool ---- */
+
+static void *worker(void *arg)
+{
+	struct bx_server *srv = arg;
+	pthread_mutex_lock(&srv->mu);
+	for (;;) {
+		while (!srv->work_head && !srv->pool_stop) {
+			srv->idle_workers++;
+			pthread_cond_wait(&srv->work_cv, &srv->mu);
+			srv->idle_workers--;
+		}
+		struct work *w = srv->work_head;
+		if (!w)
+			break; /* stopping, and the queue is empty */
+		srv->work_head = w->next;
+		if (!srv->work_head)
+			srv->work_tail = NULL;
+		pthread_mutex_unlock(&srv->mu);
+		w->fn(w->arg);
+		free(w);
+		pthread_mutex_lock(&srv->mu);
+	}
+	pthread_mutex_unlock(&srv->mu);
+	return NULL;
+}
+
+int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg)
+{
+	struct work *w = malloc(sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	*w = (struct work){.fn = fn, .arg = arg};
+	pthread_mutex_lock(&srv->mu);
+	if (srv->work_tail)
+		srv->work_tail->next = w;
+	else
+		srv->work_head = w;
+	srv->work_tail = w;
+	if (srv->idle_workers == 0 && srv->nworkers < srv->opts.workers) {
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		if (pthread_create(&srv->workers[srv->nworkers], NULL, worker, srv) == 0)
+			srv->nworkers++;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	pthread_cond_signal(&srv->work_cv);
+	pthread_mutex_unlock(&srv->mu);
+	return 0;
+}
+
+/* ---- shutting down ---- */
+
+void boxfs_server_free(struct boxfs_server *s)
+{
+	struct bx_server *srv = (struct bx_server *)s;
+	if (!srv)
+		return;
+	boxfs_server_stop(s);
+	if (srv->threaded)
+		pthread_join(srv->thread, NULL);
+
+	/* Hang up every connection; requests in flight finish on the pool. */
+	for (;;) {
+		pthread_mutex_lock(&srv->mu);
+		struct bx_conn *c = srv->conns;
+		while (c && c->closing)
+			c = c->next;
+		if (c)
+			bx_conn_get(c);
+		pthread_mutex_unlock(&srv->mu);
+		if (!c)
+			break;
+		conn_close(c);
+		bx_conn_put(&c);
+	}
+	pthread_mutex_lock(&srv->mu);
+	srv->pool_stop = true;
+	pthread_cond_broadcast(&srv->work_cv);
+	pthread_mutex_unlock(&srv->mu);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		pthread_join(srv->workers[i], NULL);
+	pthread_mutex_lock(&srv->mu);
+	while (srv->nconns)
+		pthread_cond_wait(&srv->idle_cv, &srv->mu);
+	pthread_mutex_unlock(&srv->mu);
+
+	for (struct listener *l = srv->listeners, *next; l; l = next) {
+		next = l->next;
+		close(l->fd);
+		free(l);
+	}
+	bx_ns_free(srv->ns);
+	bx_locks_free(srv->locks);
+	if (srv->epfd >= 0)
+		close(srv->epfd);
+	if (srv->evfd >= 0)
+		close(srv->evfd);
+	free(srv->workers);
+	pthread_cond_destroy(&srv->work_cv);
+	pthread_cond_destroy(&srv->idle_cv);
+	pthread_mutex_destroy(&srv->mu);
+	free(srv);
+}

@@ -1,0 +1,123 @@
+/*
+ * server_impl.h — what doors see of the server: connections, sending, the
+ * worker pool, and the door interface itself.
+ */
+#ifndef BOXFS_CORE_SERVER_IMPL_H
+#define BOXFS_CORE_SERVER_IMPL_H
+
+#include <boxfs/server.h>
+
+#include "core/lock_impl.h"
+#include "core/ns_impl.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+struct bx_conn;
+
+/*
+ * A door: one protocol's framing and request handling. All callbacks but
+ * `frame_size` may be slow; all run on the loop thread.
+ */
+struct bx_door {
+	const char *name;
+	size_t hdr_size; /* bytes needed before frame_size can answer */
+	/* The size of the frame whose header is at hdr, or -errno to close. */
+	ssize_t (*frame_size)(struct bx_conn *c, const uint8_t *hdr);
+	/* Sets up c->door_state for a new connection; 0 or -errno. */
+	int (*open)(struct bx_conn *c);
+	/* Handles one whole frame. The bytes are valid only during the call: a
+	 * door that keeps the request beyond it copies them. */
+	void (*frame)(struct bx_conn *c, const uint8_t *frame, size_t len);
+	/* The connection is going away: cancel what is in flight. Requests
+	 * still running hold references and finish later. */
+	void (*hangup)(struct bx_conn *c);
+	/* Frees c->door_state, once nothing refers to the connection. */
+	void (*free)(struct bx_conn *c);
+};
+
+struct bx_obuf;
+
+/* One transport connection. Reference counted: the loop holds one while the
+ * connection is open, each request in flight holds one. */
+struct bx_conn {
+	atomic_uint ref;
+	struct bx_server *srv;
+	struct bx_conn *next, *prev; /* the server's list, under srv->mu */
+	unsigned id;
+	int rfd, wfd;
+	bool is_socket; /* send with MSG_NOSIGNAL */
+	bool closing;	/* loop thread: hung up, no more reading */
+	const struct bx_door *door;
+	void *door_state;
+	struct boxfs_cred peer; /* SO_PEERCRED on Unix sockets */
+	bool has_peer;
+	bool local;		/* a Unix socket or an inherited pair */
+	size_t max_frame;	/* frames above this close the connection */
+
+	/* input, loop thread only */
+	uint8_t *in;
+	size_t inlen, incap;
+
+	/* output, under wmu */
+	pthread_mutex_t wmu;
+	struct bx_obuf *qhead, *qtail;
+	size_t qbytes;
+	uint32_t events; /* the epoll mask now armed */
+	bool dead;	 /* write failed or hung up: drop output */
+};
+
+struct bx_server {
+	struct boxfs_server_opts opts;
+	struct bx_ns *ns;
+	struct bx_locks *locks;
+	int epfd;
+	int evfd; /* stop and wake-ups */
+	atomic_bool stopping;
+	pthread_t thread;
+	bool threaded;
+
+	pthread_mutex_t mu; /* listeners, connections, pool queue */
+	struct listener *listeners;
+	unsigned nlisteners;
+	struct bx_conn *conns;
+	unsigned nconns;
+	unsigned next_conn_id;
+	pthread_cond_t idle_cv; /* signalled when nconns drops */
+
+	/* worker pool */
+	pthread_cond_t work_cv;
+	struct work *work_head, *work_tail;
+	pthread_t *workers;
+	unsigned nworkers, idle_workers;
+	bool pool_stop;
+};
+
+/* Takes a reference. */
+static inline struct bx_conn *bx_conn_get(struct bx_conn *c)
+{
+	atomic_fetch_add_explicit(&c->ref, 1, memory_order_relaxed);
+	return c;
+}
+
+/* Drops a reference; the last one frees the connection. *c becomes NULL. */
+void bx_conn_put(struct bx_conn **c);
+
+/*
+ * Sends len bytes as one message, after everything sent before on c. Never
+ * blocks: what the socket does not take at once is copied and queued. Safe
+ * from any thread. A connection that died drops the bytes.
+ */
+void bx_conn_send(struct bx_conn *c, const void *buf, size_t len);
+
+/* Closes the connection from a door (broken framing, protocol error). */
+void bx_conn_abort(struct bx_conn *c);
+
+/* Runs fn(arg) on a worker thread. 0 or -ENOMEM. */
+int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg);
+
+/* The doors. */
+extern const struct bx_door bx_door_9p;
+
+#endif

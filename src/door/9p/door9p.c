@@ -1,0 +1,911 @@
+/*
+ * door9p.c — the 9P door: 9P2000, 9P2000.u and 9P2000.L onto the core.
+ *
+ * The server's loop thread hands this door one whole frame at a time. The
+ * door decodes it, applies the protocol's rules (version first, known fid,
+ * open mode, counts within msize, valid names ...) so that a backend never
+ * sees a request the protocol forbids, and then runs the message's handler:
+ * on the loop thread when every backend it may touch is inline, else on the
+ * worker pool with a copy of the frame. Each request is answered exactly
+ * once, by respond(), from whichever thread finished it; fid state changes
+ * only once a handler has succeeded.
+ *
+ * Flush (flush(5)): a Tflush for a request still running marks it cancelled
+ * and waits in its list; when it finishes, respond() sends its reply (unless
+ * the cancel stopped it, which needs no reply) and then every waiting
+ * Rflush, all under pc->mu, so an Rflush never overtakes the reply of the
+ * request it flushes. Tversion aborts everything in flight (no replies) and
+ * clunks every fid.
+ *
+ * The handlers of each dialect's own messages are in door9p_l.c (9P2000.L)
+ * and door9p_u.c (9P2000 and 9P2000.u); this file has the shared machinery
+ * and the messages all dialects have.
+ */
+#include "door/9p/door9p_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+/* ---- scratch reply buffers, one per thread ---- */
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+struct scratch {
+	size_t cap;
+	uint8_t buf[];
+};
+
+static void scratch_init(void)
+{
+	pthread_key_create(&scratch_key, free);
+}
+
+/* A buffer of at least n bytes belonging to the calling thread, or NULL. */
+static uint8_t *scratch(size_t n)
+{
+	pthread_once(&scratch_once, scratch_init);
+	struct scratch *s = pthread_getspecific(scratch_key);
+	if (!s || s->cap < n) {
+		free(s);
+		s = malloc(sizeof *s + n);
+		pthread_setspecific(scratch_key, s);
+		if (!s)
+			return NULL;
+		s->cap = n;
+	}
+	return s->buf;
+}
+
+/* ---- tracing ---- */
+
+static void trace(const struct p9conn *pc, const char *dir, const struct p9_fcall *f)
+{
+	FILE *out = pc->conn->srv->opts.debug;
+	if (!out)
+		return;
+	char line[1024];
+	p9_snprint(line, sizeof line, f);
+	fprintf(out, "%u %s %s\n", pc->conn->id, dir, line);
+}
+
+/* ---- fids ---- */
+
+struct fid *p9_fid_get(struct p9conn *pc, uint32_t num)
+{
+	pthread_mutex_lock(&pc->mu);
+	struct fid *f = bx_intmap_get(&pc->fids, num);
+	if (f)
+		atomic_fetch_add(&f->ref, 1);
+	pthread_mutex_unlock(&pc->mu);
+	return f;
+}
+
+/* The last reference: gives back the open handle and the vnodes. */
+static void fid_free(struct fid *f)
+{
+	if (f->open && f->kind == FID_FILE)
+		bx_fs_release(f->v, f->fh);
+	bx_vnode_put(&f->v);
+	bx_vnode_put(&f->parent);
+	free(f->name);
+	free(f->xbuf);
+	free(f->xname);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}
+
+void p9_fid_put(struct fid **fp)
+{
+	struct fid *f = *fp;
+	*fp = NULL;
+	if (f && atomic_fetch_sub(&f->ref, 1) == 1)
+		fid_free(f);
+}
+
+/*
+ * Enters a new fid num for user at v (taking over the reference to v, also
+ * on failure). Answers it with a reference for the caller, or NULL with
+ * *err set: -EBADF when num is in use or NOFID, -ENOMEM.
+ */
+struct fid *p9_fid_new(struct p9conn *pc, uint32_t num, const struct p9user *user,
+		       struct bx_vnode *v, int *err)
+{
+	struct fid *f = calloc(1, sizeof *f);
+	if (!f) {
+		bx_vnode_put(&v);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	atomic_init(&f->ref, 2);
+	f->num = num;
+	f->user = user;
+	f->v = v;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_mutex_lock(&pc->mu);
+	int r = num == P9_NOFID || bx_intmap_get(&pc->fids, num) ? -EBADF
+								    : bx_intmap_put(&pc->fids, num, f);
+	pthread_mutex_unlock(&pc->mu);
+	if (r < 0) {
+		atomic_store(&f->ref, 1);
+		p9_fid_put(&f);
+		*err = r;
+	}
+	return f;
+}
+
+/* Removes num from the table (the table's reference goes). */
+void p9_fid_forget(struct p9conn *pc, struct fid *f)
+{
+	pthread_mutex_lock(&pc->mu);
+	bool mine = bx_intmap_get(&pc->fids, f->num) == f;
+	if (mine)
+		bx_intmap_del(&pc->fids, f->num);
+	pthread_mutex_unlock(&pc->mu);
+	if (mine)
+		p9_fid_put(&f);
+}
+
+void p9_fid_set_origin(struct fid *f, struct bx_vnode *parent, const char *name)
+{
+	bx_vnode_put(&f->parent);
+	free(f->name);
+	f->name = NULL;
+	if (parent && name && (f->name = strdup(name)))
+		f->parent = bx_vnode_get(parent);
+}
+
+/* ---- helpers shared by the handlers ---- */
+
+struct p9_qid p9_qid_of(struct p9conn *pc, struct bx_vnode *v, const struct boxfs_attr *a)
+{
+	struct p9_qid q = {.version = (uint32_t)a->version ? (uint32_t)a->version : 1};
+	if (S_ISDIR(a->mode))
+		q.type = P9_QTDIR;
+	else if (S_ISLNK(a->mode))
+		q.type = P9_QTSYMLINK;
+	q.path = bx_ns_qid_path(pc->conn->srv->ns, v->mnt, a->ino);
+	return q;
+}
+
+int p9_name(struct p9_str s, char out[256], bool walk)
+{
+	if (s.len == 0)
+		return -EINVAL;
+	if (s.len > 255)
+		return -ENAMETOOLONG;
+	if (memchr(s.s, '/', s.len) || memchr(s.s, '\0', s.len))
+		return -EINVAL;
+	memcpy(out, s.s, s.len);
+	out[s.len] = '\0';
+	if (!walk && (strcmp(out, ".") == 0 || strcmp(out, "..") == 0))
+		return -EINVAL;
+	return 0;
+}
+
+int p9_pack_now(struct req *r)
+{
+	r->out.tag = r->in.tag;
+	ssize_t n = p9_pack(r->obuf, r->ocap, &r->out, r->pc->d);
+	if (n < 0)
+		return (int)n;
+	r->raw = true;
+	r->olen = (size_t)n;
+	return p9_unpack(&r->out, r->obuf, r->olen, r->pc->d);
+}
+
+/* Sets the call's credentials to those of the fid's user. */
+void p9_act_as(struct req *r, const struct fid *f)
+{
+	r->call.cred = f->user->cred;
+}
+
+/* ---- replies ---- */
+
+static void send_error(struct req *r, int err)
+{
+	struct p9_fcall e = {.tag = r->in.tag};
+	err = -err;
+	if (r->pc->d == P9_2000L && r->pc->versioned) {
+		e.type = P9_Rlerror;
+		e.rlerror.ecode = p9_lerror(err);
+	} else {
+		e.type = P9_Rerror;
+		e.rerror.ename = p9_cstr(p9_errstr(err));
+		e.rerror.errnum = p9_lerror(err);
+	}
+	uint8_t buf[256];
+	enum p9_dialect d = r->pc->versioned ? r->pc->d : P9_2000;
+	ssize_t n = p9_pack(buf, sizeof buf, &e, d);
+	if (n > 0) {
+		trace(r->pc, "<-", &e);
+		bx_conn_send(r->conn, buf, (size_t)n);
+	}
+}
+
+static void send_reply(struct req *r, int rc)
+{
+	if (rc < 0) {
+		send_error(r, rc);
+		return;
+	}
+	r->out.tag = r->in.tag;
+	if (!r->raw) {
+		ssize_t n = p9_pack(r->obuf, r->ocap, &r->out, r->pc->d);
+		if (n < 0) {
+			send_error(r, n == -EMSGSIZE ? -EMSGSIZE : -EIO);
+			return;
+		}
+		r->olen = (size_t)n;
+	}
+	trace(r->pc, "<-", &r->out);
+	bx_conn_send(r->conn, r->obuf, r->olen);
+}
+
+static void send_rflush(struct p9conn *pc, uint16_t tag)
+{
+	struct p9_fcall f = {.type = P9_Rflush, .tag = tag};
+	uint8_t buf[P9_HDRSZ];
+	if (p9_pack(buf, sizeof buf, &f, pc->d) == P9_HDRSZ) {
+		trace(pc, "<-", &f);
+		bx_conn_send(pc->conn, buf, sizeof buf);
+	}
+}
+
+/* Answers r (rc: 0 with r->out ready, or -errno) exactly once. */
+static void respond(struct req *r, int rc)
+{
+	struct p9conn *pc = r->pc;
+	if (!r->on_pool) {
+		send_reply(r, rc);
+		return;
+	}
+	pthread_mutex_lock(&pc->mu);
+	if (!r->detached) {
+		bx_intmap_del(&pc->tags, r->in.tag);
+		pc->inflight--;
+		/* A request its flush stopped needs no reply; one that finished
+		 * anyway gets its reply, before the Rflush. */
+		if (!(rc == -EINTR && boxfs_call_cancelled(&r->call)))
+			send_reply(r, rc);
+	}
+	for (struct flushwait *w = r->flushes, *next; w; w = next) {
+		next = w->next;
+		if (!r->detached)
+			send_rflush(pc, w->tag);
+		free(w);
+	}
+	r->flushes = NULL;
+	pthread_mutex_unlock(&pc->mu);
+}
+
+/* ---- Tversion, Tauth, Tattach, Tflush ---- */
+
+static void abort_one(uint64_t tag, void *val, void *arg)
+{
+	(void)tag;
+	(void)arg;
+	struct req *r = val;
+	r->detached = true;
+	bx_call_cancel(&r->call);
+}
+
+static void collect_fid(uint64_t num, void *val, void *arg)
+{
+	(void)num;
+	struct fid ***list = arg;
+	*(*list)++ = val;
+}
+
+/* Clunks every fid and aborts every request in flight (Tversion, hang-up). */
+static void p9_reset(struct p9conn *pc)
+{
+	pthread_mutex_lock(&pc->mu);
+	bx_intmap_each(&pc->tags, abort_one, NULL);
+	bx_intmap_clear(&pc->tags);
+	pc->inflight = 0;
+	size_t n = pc->fids.count;
+	struct fid **all = malloc((n ? n : 1) * sizeof *all), **end = all;
+	if (all)
+		bx_intmap_each(&pc->fids, collect_fid, &end);
+	bx_intmap_clear(&pc->fids);
+	pthread_mutex_unlock(&pc->mu);
+	if (all) {
+		for (struct fid **f = all; f < end; f++)
+			p9_fid_put(f);
+		free(all);
+	}
+	bx_locks_drop_session(pc->conn->srv->locks, pc, true, 0, 0);
+}
+
+static int h_version(struct req *r)
+{
+	struct p9conn *pc = r->pc;
+	const struct p9_version *t = &r->in.tversion;
+	if (r->in.tag != P9_NOTAG && pc->conn->srv->opts.debug)
+		fprintf(pc->conn->srv->opts.debug, "%u: Tversion with tag %u (not NOTAG)\n",
+			pc->conn->id, r->in.tag);
+	if (t->msize < P9_MIN_MSIZE)
+		return -EMSGSIZE;
+	p9_reset(pc);
+	enum p9_dialect d;
+	bool known = p9_version_parse(t->version, &d) == 0;
+	uint32_t msize = t->msize < pc->conn->srv->opts.max_msize ? t->msize
+								   : pc->conn->srv->opts.max_msize;
+	pthread_mutex_lock(&pc->mu);
+	pc->versioned = known;
+	if (known)
+		pc->d = d;
+	pc->msize = msize;
+	pc->conn->max_frame = msize;
+	pthread_mutex_unlock(&pc->mu);
+	r->out.type = P9_Rversion;
+	r->out.rversion.msize = msize;
+	r->out.rversion.version = p9_cstr(known ? p9_dialect_name(d) : "unknown");
+	return 0;
+}
+
+/* No authentication protocol: clients go on to Tattach with afid NOFID. */
+static int h_auth(struct req *r)
+{
+	(void)r;
+	return -ENOENT; /* what diod answers, and what its clients expect */
+}
+
+/* The user a Tattach names, under the server's policy (docs/9p.md). */
+static const struct p9user *attach_user(struct p9conn *pc, struct p9_str uname, uint32_t n_uname)
+{
+	struct bx_conn *c = pc->conn;
+	uid_t uid;
+	if (c->has_peer && c->peer.uid != 0) {
+		uid = c->peer.uid; /* a local peer is who the kernel says it is */
+	} else if (!c->local && !c->srv->opts.trust_uname) {
+		uid = 65534;
+	} else if (n_uname != P9_NONUNAME) {
+		uid = n_uname;
+	} else {
+		char name[256];
+		size_t n = uname.len < sizeof name - 1 ? uname.len : sizeof name - 1;
+		memcpy(name, uname.s, n);
+		name[n] = '\0';
+		struct passwd pw, *res = NULL;
+		char buf[4096];
+		char *end;
+		unsigned long num = strtoul(name, &end, 10);
+		if (n && !*end)
+			uid = (uid_t)num;
+		else if (getpwnam_r(name, &pw, buf, sizeof buf, &res) == 0 && res)
+			uid = res->pw_uid;
+		else
+			uid = 65534;
+	}
+
+	pthread_mutex_lock(&pc->mu);
+	for (struct p9user *u = pc->users; u; u = u->next) {
+		if (u->cred.uid == uid) {
+			pthread_mutex_unlock(&pc->mu);
+			return u;
+		}
+	}
+	pthread_mutex_unlock(&pc->mu);
+
+	struct p9user *u = calloc(1, sizeof *u);
+	if (!u)
+		return NULL;
+	u->cred.uid = uid;
+	u->cred.gid = uid == 65534 ? 65534 : uid;
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res) {
+		int ng = 64;
+		gid_t groups[64];
+		u->cred.gid = res->pw_gid;
+		if (getgrouplist(res->pw_name, res->pw_gid, groups, &ng) >= 0) {
+			for (int i = 0; i < ng; i++)
+				u->groups[i] = groups[i];
+			u->cred.ngroups = (uint32_t)ng;
+		}
+	} else if (c->has_peer && c->peer.uid == uid) {
+		u->cred.gid = c->peer.gid;
+	}
+	u->cred.groups = u->groups;
+	pthread_mutex_lock(&pc->mu);
+	u->next = pc->users;
+	pc->users = u;
+	pthread_mutex_unlock(&pc->mu);
+	return u;
+}
+
+static int h_attach(struct req *r)
+{
+	struct p9conn *pc = r->pc;
+	const struct p9_tattach *t = &r->in.tattach;
+	if (t->afid != P9_NOFID)
+		return -EINVAL;
+	const struct p9user *u = attach_user(pc, t->uname, t->n_uname);
+	if (!u)
+		return -ENOMEM;
+	r->call.cred = u->cred;
+	char aname[4096];
+	if (t->aname.len >= sizeof aname || memchr(t->aname.s, '\0', t->aname.len))
+		return -ENAMETOOLONG;
+	memcpy(aname, t->aname.s, t->aname.len);
+	aname[t->aname.len] = '\0';
+	struct bx_vnode *v;
+	int rc = bx_ns_walk_path(pc->conn->srv->ns, &r->call, aname, &v);
+	if (rc < 0)
+		return rc;
+	struct boxfs_attr a;
+	if ((rc = bx_fs_getattr(&r->call, v, NULL, &a)) < 0) {
+		bx_vnode_put(&v);
+		return rc;
+	}
+	r->out.type = P9_Rattach;
+	r->out.rattach.qid = p9_qid_of(pc, v, &a);
+	struct fid *f = p9_fid_new(pc, t->fid, u, v, &rc);
+	p9_fid_put(&f);
+	return rc;
+}
+
+/* Tflush: answered at once unless oldtag is still running on the pool. */
+static void do_flush(struct p9conn *pc, const struct p9_fcall *in)
+{
+	pthread_mutex_lock(&pc->mu);
+	struct req *old = bx_intmap_get(&pc->tags, in->tflush.oldtag);
+	struct flushwait *w = old ? malloc(sizeof *w) : NULL;
+	if (w) {
+		w->tag = in->tag;
+		w->next = old->flushes;
+		old->flushes = w;
+		pthread_mutex_unlock(&pc->mu);
+		bx_call_cancel(&old->call);
+		return;
+	}
+	send_rflush(pc, in->tag); /* under pc->mu: after any reply being sent */
+	pthread_mutex_unlock(&pc->mu);
+}
+
+/* ---- Twalk ---- */
+
+static int h_walk(struct req *r)
+{
+	struct p9conn *pc = r->pc;
+	const struct p9_twalk *t = &r->in.twalk;
+	struct fid *f = p9_fid_get(pc, t->fid);
+	if (!f)
+		return -EBADF;
+	p9_act_as(r, f);
+	int rc = 0;
+	if (f->kind != FID_FILE || (f->open && t->newfid == t->fid && t->nwname > 0))
+		rc = -EBADF; /* walking an open fid in place; a clone of it is fine */
+	struct bx_vnode *v = bx_vnode_get(f->v);
+	struct bx_vnode *parent = f->parent ? bx_vnode_get(f->parent) : NULL;
+	char name[256] = "";
+	if (f->name)
+		snprintf(name, sizeof name, "%s", f->name);
+	r->out.type = P9_Rwalk;
+	r->out.rwalk.nwqid = 0;
+	for (unsigned i = 0; rc == 0 && i < t->nwname; i++) {
+		char elem[256];
+		struct bx_vnode *next;
+		struct boxfs_attr a;
+		rc = p9_name(t->wname[i], elem, true);
+		if (rc == 0)
+			rc = bx_ns_walk(pc->conn->srv->ns, &r->call, v, elem, &next, &a);
+		if (rc < 0)
+			break;
+		r->out.rwalk.wqid[i] = p9_qid_of(pc, next, &a);
+		r->out.rwalk.nwqid++;
+		bx_vnode_put(&parent);
+		if (strcmp(elem, "..") == 0 || strcmp(elem, ".") == 0) {
+			name[0] = '\0';
+			bx_vnode_put(&v);
+		} else {
+			memcpy(name, elem, sizeof name);
+			parent = v;
+		}
+		v = next;
+	}
+	if (r->out.rwalk.nwqid > 0 && rc < 0)
+		rc = 0; /* a partial walk: Rwalk with fewer qids, newfid untouched */
+	else if (rc == 0 && t->newfid == t->fid) {
+		pthread_mutex_lock(&f->mu);
+		struct bx_vnode *old = f->v;
+		f->v = v;
+		v = old;
+		p9_fid_set_origin(f, parent, name[0] ? name : NULL);
+		pthread_mutex_unlock(&f->mu);
+	} else if (rc == 0) {
+		struct fid *nf = p9_fid_new(pc, t->newfid, f->user, v, &rc);
+		v = NULL;
+		if (nf)
+			p9_fid_set_origin(nf, parent, name[0] ? name : NULL);
+		p9_fid_put(&nf);
+	}
+	bx_vnode_put(&v);
+	bx_vnode_put(&parent);
+	p9_fid_put(&f);
+	return rc;
+}
+
+/* ---- Tread, Twrite, Tclunk, Tremove (every dialect) ---- */
+
+static bool can_read(const struct fid *f)
+{
+	return f->open && (f->oflags & O_ACCMODE) != O_WRONLY;
+}
+
+static bool can_write(const struct fid *f)
+{
+	return f->open && (f->oflags & O_ACCMODE) != O_RDONLY;
+}
+
+static int read_xattr(struct req *r, struct fid *f, uint64_t off, uint32_t count)
+{
+	pthread_mutex_lock(&f->mu);
+	uint32_t n = 0;
+	if (off < f->xlen) {
+		n = f->xlen - off < count ? (uint32_t)(f->xlen - off) : count;
+		memcpy(r->obuf + P9_RREAD_HDRSZ, f->xbuf + off, n);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return (int)n;
+}
+
+static int h_read(struct req *r)
+{
+	struct p9conn *pc = r->pc;
+	const struct p9_tread *t = &r->in.tread;
+	struct fid *f = p9_fid_get(pc, t->fid);
+	if (!f)
+		return -EBADF;
+	p9_act_as(r, f);
+	uint32_t count = p9_iocount(pc->msize, t->count);
+	ssize_t n;
+	if (f->kind == FID_XATTR_READ)
+		n = read_xattr(r, f, t->offset, count);
+	else if (f->kind != FID_FILE || !can_read(f))
+		n = -EBADF;
+	else if (S_ISDIR(f->v->mode))
+		n = pc->d == P9_2000L ? -EISDIR
+				      : p9_dirread(r, f, t->offset, count, r->obuf + P9_RREAD_HDRSZ);
+	else
+		n = bx_fs_read(&r->call, f->v, f->fh, r->obuf + P9_RREAD_HDRSZ, count, t->offset);
+	p9_fid_put(&f);
+	if (n < 0)
+		return (int)n;
+	r->out.type = P9_Rread;
+	r->out.rread.count = (uint32_t)n;
+	r->raw = true;
+	r->olen = P9_RREAD_HDRSZ + (size_t)n;
+	p9_pack_rread_hdr(r->obuf, P9_Rread, r->in.tag, (uint32_t)n);
+	return 0;
+}
+
+static int write_xattr(struct fid *f, uint64_t off, const uint8_t *data, uint32_t count)
+{
+	pthread_mutex_lock(&f->mu);
+	int rc = (int)count;
+	if (off != f->xlen || count > f->xsize - f->xlen) {
+		rc = -EINVAL; /* xattr values are written in one sequential run */
+	} else if (count) {
+		memcpy(f->xbuf + f->xlen, data, count);
+		f->xlen += count;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+static int h_write(struct req *r)
+{
+	const struct p9_twrite *t = &r->in.twrite;
+	struct fid *f = p9_fid_get(r->pc, t->fid);
+	if (!f)
+		return -EBADF;
+	p9_act_as(r, f);
+	ssize_t n;
+	if (f->kind == FID_XATTR_WRITE)
+		n = write_xattr(f, t->offset, t->data, t->count);
+	else if (f->kind != FID_FILE || !can_write(f))
+		n = -EBADF;
+	else if (S_ISDIR(f->v->mode))
+		n = -EISDIR;
+	else
+		n = bx_fs_write(&r->call, f->v, f->fh, t->data, t->count, t->offset);
+	p9_fid_put(&f);
+	if (n < 0)
+		return (int)n;
+	r->out.type = P9_Rwrite;
+	r->out.rwrite.count = (uint32_t)n;
+	return 0;
+}
+
+/* Removes the name a fid was walked to, making sure it still names that node. */
+int p9_unlink_fid(struct req *r, struct fid *f)
+{
+	if (!f->parent || !f->name)
+		return -EBUSY; /* the root, or reached by "..": no name we can trust */
+	struct bx_vnode *now;
+	int rc = bx_ns_walk(r->pc->conn->srv->ns, &r->call, f->parent, f->name, &now, NULL);
+	if (rc < 0)
+		return rc;
+	bool same = now->mnt == f->v->mnt && now->ino == f->v->ino && now->mnt == f->parent->mnt;
+	bx_vnode_put(&now);
+	if (!same)
+		return f->parent->mnt != f->v->mnt ? -EBUSY : -ENOENT;
+	return bx_fs_unlink(&r->call, f->parent, f->name, S_ISDIR(f->v->mode) ? AT_REMOVEDIR : 0);
+}
+
+/* Does what a clunk does beyond dropping the fid: xattr commits, ORCLOSE,
+ * and releasing the session's locks with its last open fid of a file. */
+static int clunk_effects(struct req *r, struct fid *f)
+{
+	struct p9conn *pc = r->pc;
+	int rc = 0;
+	if (f->kind == FID_XATTR_WRITE) {
+		if (f->xlen != f->xsize)
+			rc = -EINVAL;
+		else if (f->xsize == 0 && (f->xflags & XATTR_REPLACE))
+			rc = bx_fs_removexattr(&r->call, f->v, f->xname); /* Linux's removexattr */
+		else
+			rc = bx_fs_setxattr(&r->call, f->v, f->xname, f->xbuf, f->xsize, f->xflags);
+	}
+	if (f->kind == FID_FILE && f->rclose)
+		rc = p9_unlink_fid(r, f);
+	if (f->kind == FID_FILE && f->open &&
+	    bx_locks_held(pc->conn->srv->locks, pc, f->v->mnt->id, f->v->ino) &&
+	    !p9_other_open(pc, f))
+		bx_locks_drop_session(pc->conn->srv->locks, pc, false, f->v->mnt->id, f->v->ino);
+	return rc;
+}
+
+struct other_open {
+	const struct fid *f;
+	bool found;
+};
+
+static void find_other_open(uint64_t num, void *val, void *arg)
+{
+	(void)num;
+	struct other_open *o = arg;
+	const struct fid *g = val;
+	if (g != o->f && g->open && g->kind == FID_FILE && g->v->mnt == o->f->v->mnt &&
+	    g->v->ino == o->f->v->ino)
+		o->found = true;
+}
+
+bool p9_other_open(struct p9conn *pc, const struct fid *f)
+{
+	struct other_open o = {.f = f};
+	pthread_mutex_lock(&pc->mu);
+	bx_intmap_each(&pc->fids, find_other_open, &o);
+	pthread_mutex_unlock(&pc->mu);
+	return o.found;
+}
+
+static int h_clunk(struct req *r)
+{
+	struct fid *f = p9_fid_get(r->pc, r->in.tclunk.fid);
+	if (!f)
+		return -EBADF;
+	p9_act_as(r, f);
+	p9_fid_forget(r->pc, f); /* freed even when the effects fail */
+	int rc = clunk_effects(r, f);
+	p9_fid_put(&f);
+	r->out.type = P9_Rclunk;
+	return rc;
+}
+
+static int h_remove(struct req *r)
+{
+	struct fid *f = p9_fid_get(r->pc, r->in.tremove.fid);
+	if (!f)
+		return -EBADF;
+	p9_act_as(r, f);
+	p9_fid_forget(r->pc, f);
+	int rc = f->kind == FID_FILE ? p9_unlink_fid(r, f) : -EINVAL;
+	f->rclose = false;
+	int crc = clunk_effects(r, f);
+	p9_fid_put(&f);
+	r->out.type = P9_Rremove;
+	return rc < 0 ? rc : crc;
+}
+
+/* ---- dispatch ---- */
+
+typedef int (*handler_fn)(struct req *r);
+
+static handler_fn handler(uint8_t type)
+{
+	switch (type) {
+	case P9_Tversion:
+		return h_version;
+	case P9_Tauth:
+		return h_auth;
+	case P9_Tattach:
+		return h_attach;
+	case P9_Twalk:
+		return h_walk;
+	case P9_Tread:
+		return h_read;
+	case P9_Twrite:
+		return h_write;
+	case P9_Tclunk:
+		return h_clunk;
+	case P9_Tremove:
+		return h_remove;
+	default:
+		return p9_handler_u(type) ? p9_handler_u(type) : p9_handler_l(type);
+	}
+}
+
+/* The fid a request works on first, to see whether its backend is inline. */
+static bool first_fid(const struct p9_fcall *f, uint32_t *fid)
+{
+	switch (f->type) {
+	case P9_Tversion:
+	case P9_Tauth:
+	case P9_Tattach:
+	case P9_Tflush:
+		return false;
+	default:
+		/* every other T-message starts with a fid (fid, dfid or dirfid) */
+		*fid = f->tclunk.fid;
+		return true;
+	}
+}
+
+static bool runs_inline(struct p9conn *pc, const struct p9_fcall *in)
+{
+	if (pc->all_inline)
+		return true;
+	uint32_t num;
+	if (!first_fid(in, &num))
+		return in->type != P9_Tattach;
+	struct fid *f = p9_fid_get(pc, num);
+	bool inl = !f || (bx_fs_inline(f->v) && in->type != P9_Twalk);
+	p9_fid_put(&f);
+	return inl;
+}
+
+static void run(struct req *r)
+{
+	handler_fn h = handler(r->in.type);
+	r->ocap = r->pc->msize;
+	r->obuf = scratch(r->ocap);
+	int rc = !r->obuf ? -ENOMEM : h ? h(r) : -EOPNOTSUPP;
+	respond(r, rc);
+}
+
+static void run_on_pool(void *arg)
+{
+	struct req *r = arg;
+	run(r);
+	struct bx_conn *c = r->conn;
+	bx_call_destroy(&r->call);
+	free(r->frame);
+	free(r);
+	bx_conn_put(&c);
+}
+
+static const struct boxfs_cred nobody = {.uid = 65534, .gid = 65534};
+
+static void door_frame(struct bx_conn *c, const uint8_t *frame, size_t len)
+{
+	struct p9conn *pc = c->door_state;
+	struct req local = {.conn = c, .pc = pc};
+	struct req *r = &local;
+	enum p9_dialect d = pc->versioned ? pc->d : P9_2000L;
+	int rc = p9_unpack(&r->in, frame, len, d);
+	if (rc == 0)
+		trace(pc, "->", &r->in);
+	if (rc == 0 && !p9_is_tmsg(r->in.type))
+		rc = -EPROTO; /* an R-message from a client */
+	else if (rc == 0 && !pc->versioned && r->in.type != P9_Tversion)
+		rc = -EPROTO; /* Tversion must come first */
+	if (rc < 0) {
+		send_error(r, rc == -EOPNOTSUPP ? -EOPNOTSUPP : -EPROTO);
+		return;
+	}
+	if (r->in.type == P9_Tflush) {
+		do_flush(pc, &r->in);
+		return;
+	}
+	bx_call_init(&r->call, &nobody);
+	if (r->in.type != P9_Tversion) {
+		pthread_mutex_lock(&pc->mu);
+		if (bx_intmap_get(&pc->tags, r->in.tag))
+			rc = -EBUSY; /* that tag is in flight already */
+		else if (pc->inflight >= c->srv->opts.max_requests)
+			rc = -EAGAIN;
+		pthread_mutex_unlock(&pc->mu);
+	}
+	if (rc < 0) {
+		send_error(r, rc);
+	} else if (r->in.type == P9_Tversion || runs_inline(pc, &r->in)) {
+		run(r);
+	} else {
+		r = malloc(sizeof *r);
+		uint8_t *copy = malloc(len);
+		if (!r || !copy) {
+			free(r);
+			free(copy);
+			send_error(&local, -ENOMEM);
+			bx_call_destroy(&local.call);
+			return;
+		}
+		*r = local;
+		bx_call_init(&r->call, &nobody);
+		memcpy(copy, frame, len);
+		r->frame = copy;
+		p9_unpack(&r->in, copy, len, pc->d); /* the same bytes: cannot fail */
+		r->on_pool = true;
+		pthread_mutex_lock(&pc->mu);
+		bx_intmap_put(&pc->tags, r->in.tag, r);
+		pc->inflight++;
+		pthread_mutex_unlock(&pc->mu);
+		bx_conn_get(c);
+		if (bx_pool_submit(c->srv, run_on_pool, r) < 0)
+			run_on_pool(r);
+	}
+	bx_call_destroy(&local.call);
+}
+
+/* ---- the door's connection life ---- */
+
+static ssize_t door_frame_size(struct bx_conn *c, const uint8_t *hdr)
+{
+	return p9_frame_size(hdr, (uint32_t)c->max_frame);
+}
+
+static int door_open(struct bx_conn *c)
+{
+	struct p9conn *pc = calloc(1, sizeof *pc);
+	if (!pc)
+		return -ENOMEM;
+	pthread_mutex_init(&pc->mu, NULL);
+	pc->conn = c;
+	pc->msize = P9_MIN_MSIZE;
+	pc->all_inline = bx_ns_all_inline(c->srv->ns);
+	c->door_state = pc;
+	return 0;
+}
+
+static void door_hangup(struct bx_conn *c)
+{
+	p9_reset(c->door_state);
+}
+
+static void door_free(struct bx_conn *c)
+{
+	struct p9conn *pc = c->door_state;
+	if (!pc)
+		return;
+	p9_reset(pc);
+	for (struct p9user *u = pc->users, *next; u; u = next) {
+		next = u->next;
+		free(u);
+	}
+	bx_intmap_clear(&pc->fids);
+	bx_intmap_clear(&pc->tags);
+	pthread_mutex_destroy(&pc->mu);
+	free(pc);
+}
+
+const struct bx_door bx_door_9p = {
+	.name = "9p",
+	.hdr_size = 4,
+	.frame_size = door_frame_size,
+	.open = door_open,
+	.frame = door_frame,
+	.hangup = door_hangup,
+	.free = door_free,
+};

@@ -1,0 +1,126 @@
+/*
+ * door9p_impl.h — the 9P door's private state: connections, fids, requests.
+ *
+ * Locking: pc->mu guards the fid and tag tables, the users list and the
+ * negotiated version; fid->mu guards one fid's open state, directory-read
+ * position and xattr buffer. Order: pc->mu before fid->mu. No lock is held
+ * across a backend call except fid->mu during directory reads and xattr
+ * writes, which only that fid's requests contend for.
+ */
+#ifndef BOXFS_DOOR9P_IMPL_H
+#define BOXFS_DOOR9P_IMPL_H
+
+#include <boxfs/9p.h>
+
+#include "base/intmap.h"
+#include "core/call_impl.h"
+#include "core/server_impl.h"
+
+/* A user a client attached as: the credentials its fids act with. */
+struct p9user {
+	struct p9user *next;
+	struct boxfs_cred cred;
+	uint32_t groups[64];
+};
+
+enum fid_kind {
+	FID_FILE,	 /* a node */
+	FID_XATTR_READ,	 /* Txattrwalk: a value (or name list) to read */
+	FID_XATTR_WRITE, /* Txattrcreate: a value being written */
+};
+
+struct fid {
+	atomic_uint ref; /* the table's, plus one per request using it */
+	uint32_t num;
+	const struct p9user *user;
+	struct bx_vnode *v;
+
+	/* where it was walked from, for Tremove, Trename and Twstat names;
+	 * NULL when unknown (the attach root, after a walk of "..") */
+	struct bx_vnode *parent;
+	char *name;
+
+	pthread_mutex_t mu;
+	enum fid_kind kind;
+	bool open;
+	int oflags; /* Linux open flags it was opened with */
+	bool rclose; /* 9P2000 ORCLOSE: remove on clunk */
+	void *fh;
+	uint64_t dir_offset; /* 9P2000 directory reads: the offset that continues, */
+	uint64_t dir_cookie; /* and the cookie it stands for */
+
+	/* xattr fids */
+	uint8_t *xbuf;
+	size_t xlen;  /* bytes held */
+	size_t xsize; /* the size Txattrcreate announced */
+	char *xname;
+	int xflags;
+};
+
+struct p9conn {
+	pthread_mutex_t mu;
+	struct bx_conn *conn;
+	bool versioned;
+	enum p9_dialect d;
+	uint32_t msize;
+	struct bx_intmap fids;
+	struct bx_intmap tags; /* requests running on the pool, by tag */
+	unsigned inflight;
+	struct p9user *users;
+	bool all_inline; /* every mount is inline: no request needs the pool */
+};
+
+/* A Tflush that waits for the request it flushes to answer first. */
+struct flushwait {
+	struct flushwait *next;
+	uint16_t tag;
+};
+
+struct req {
+	struct bx_conn *conn;
+	struct p9conn *pc;
+	struct p9_fcall in;
+	uint8_t *frame; /* a copy of the request, when it runs on the pool */
+	struct boxfs_call call;
+	bool on_pool;
+	bool detached;		   /* aborted by Tversion: no reply */
+	struct flushwait *flushes; /* Tflush requests waiting for this one */
+
+	/* the reply */
+	struct p9_fcall out;
+	uint8_t *obuf; /* msize bytes of the replying thread's scratch */
+	uint32_t ocap;
+	bool raw; /* out is already packed in obuf (Rread, Rreaddir): olen bytes */
+	size_t olen;
+};
+
+/* door9p.c: fids */
+struct fid *p9_fid_get(struct p9conn *pc, uint32_t num);
+void p9_fid_put(struct fid **f);
+struct fid *p9_fid_new(struct p9conn *pc, uint32_t num, const struct p9user *user,
+		       struct bx_vnode *v, int *err);
+void p9_fid_forget(struct p9conn *pc, struct fid *f);
+void p9_fid_set_origin(struct fid *f, struct bx_vnode *parent, const char *name);
+bool p9_other_open(struct p9conn *pc, const struct fid *f);
+
+/* door9p.c: helpers for handlers */
+struct p9_qid p9_qid_of(struct p9conn *pc, struct bx_vnode *v, const struct boxfs_attr *a);
+/* Checks a name from the wire and copies it, NUL-terminated, into out:
+ * -EINVAL for "", a '/' or a NUL, and "." and ".." unless walking;
+ * -ENAMETOOLONG above 255 bytes. */
+int p9_name(struct p9_str s, char out[256], bool walk);
+void p9_act_as(struct req *r, const struct fid *f);
+int p9_unlink_fid(struct req *r, struct fid *f);
+/* Packs r->out into r->obuf now, for replies whose strings live on the
+ * handler's stack; r->out is then re-read from the packed bytes. */
+int p9_pack_now(struct req *r);
+
+/* door9p_u.c: 9P2000 and 9P2000.u */
+int (*p9_handler_u(uint8_t type))(struct req *r);
+/* A 9P2000 directory read of up to count bytes of stat records into buf. */
+ssize_t p9_dirread(struct req *r, struct fid *f, uint64_t offset, uint32_t count, uint8_t *buf);
+
+/* door9p_l.c: 9P2000.L */
+int (*p9_handler_l(uint8_t type))(struct req *r);
+
+#endif

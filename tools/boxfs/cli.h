@@ -1,0 +1,24 @@
+/*
+ * cli.h — shared pieces of the boxfs command: verbs, usage, defaults.
+ */
+#ifndef BOXFS_TOOLS_CLI_H
+#define BOXFS_TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A verb's entry point: argv[0] is the verb's name. Returns the exit status. */
+int cmd_serve(int argc, char **argv);
+int cmd_client(int argc, char **argv);
+
+/* The default Unix socket: $XDG_RUNTIME_DIR/boxfs/9p, else /tmp/boxfs-UID/9p.
+ * With create, makes its directory (mode 0700). */
+int default_address(char *buf, size_t cap, bool create);
+
+/* Prints "boxfs VERB: message" to stderr, printf-style. */
+void warnx_(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses a size with an optional K/M/G suffix (powers of 1024). */
+int parse_size(const char *s, unsigned long long *out);
+
+#endif
