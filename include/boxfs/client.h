@@ -163,8 +163,7 @@ BOXFS_API int boxfs_chmod(struct boxfs_client *c, const char *path, mode_t mode)
 /* (uid_t)-1 or (gid_t)-1 leaves that id alone. */
 BOXFS_API int boxfs_chown(struct boxfs_client *c, const char *path, uid_t uid, gid_t gid);
 /* ts[0] atime, ts[1] mtime; tv_nsec UTIME_NOW or UTIME_OMIT; ts NULL: both now. */
-BOXFS_API int boxfs_utimens(struct boxfs_client *c, const char *path,
-			    const struct timespec ts[2]);
+BOXFS_API int boxfs_utimens(struct boxfs_client *c, const char *path, const struct timespec ts[2]);
 
 /* fsync(2), or fdatasync(2) when datasync is true. */
 BOXFS_API int boxfs_fsync(struct boxfs_file *f, bool datasync);

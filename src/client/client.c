@@ -94,7 +94,9 @@ static int rpc_raw(struct boxfs_client *c, const struct p9_fcall *tx, struct p9c
 		return (int)k;
 	}
 	struct iovec iov = { tb, (size_t)k };
-	struct bx_mux_msg msg = { .iov = &iov, .iovcnt = 1, .rbuf = r->small, .rcap = sizeof r->small };
+	struct bx_mux_msg msg = {
+		.iov = &iov, .iovcnt = 1, .rbuf = r->small, .rcap = sizeof r->small
+	};
 	int rc = bx_mux_call(c->mux, &msg);
 	if (tb != small)
 		free(tb);
@@ -116,8 +118,7 @@ int p9c_rpc(struct boxfs_client *c, const struct p9_fcall *tx, struct p9c_reply 
 	return r->f.type == want ? 0 : -EPROTO;
 }
 
-ssize_t p9c_write(struct boxfs_client *c, uint32_t fid, uint64_t off, const void *data,
-		  uint32_t n)
+ssize_t p9c_write(struct boxfs_client *c, uint32_t fid, uint64_t off, const void *data, uint32_t n)
 {
 	/* the header of a Twrite with no data, then patched: the data go out as is */
 	struct p9_fcall tx = { .type = P9_Twrite,
@@ -250,16 +251,28 @@ int p9c_walk(struct boxfs_client *c, const char *const *names, int n, uint32_t *
 	int i = 0;
 	do {
 		int k = n - i > P9_MAXWELEM ? P9_MAXWELEM : n - i;
-		struct p9_fcall tx = { .type = P9_Twalk,
-				       .twalk = { .fid = from, .newfid = fid, .nwname = (uint16_t)k } };
+		struct p9_fcall tx = {
+			.type = P9_Twalk,
+			.twalk = { .fid = from, .newfid = fid, .nwname = (uint16_t)k }
+		};
 		for (int j = 0; j < k; j++)
 			tx.twalk.wname[j] = p9_cstr(names[i + j]);
 		struct p9c_reply r;
 		int rc = p9c_rpc(c, &tx, &r, P9_Rwalk);
-		if (rc == 0 && r.f.rwalk.nwqid != k)
-			rc = -ENOENT; /* walk(5): a short walk did not create newfid */
-		if (rc == 0 && k > 0)
+		if (rc == 0 && r.f.rwalk.nwqid != k) {
+			/* walk(5): a short walk did not create newfid */
+			if (r.f.rwalk.nwqid > k)
+				rc = -EPROTO;
+			else if (r.f.rwalk.nwqid > 0)
+				*qid = r.f.rwalk.wqid[r.f.rwalk.nwqid - 1];
+			if (rc == 0)
+				rc = -ENOENT;
+		} else if (rc == 0 && k > 0) {
 			*qid = r.f.rwalk.wqid[k - 1];
+		}
+		/* a name under something that is not a directory */
+		if (rc == -ENOENT && !(qid->type & P9_QTDIR))
+			rc = -ENOTDIR;
 		p9c_reply_done(&r);
 		if (rc < 0) {
 			if (from == fid)
@@ -315,7 +328,8 @@ static int write_exact(int fd, const uint8_t *b, size_t n)
 static int version_try(int rfd, int wfd, enum p9_dialect d, uint32_t *msize, enum p9_dialect *got)
 {
 	uint8_t buf[256];
-	struct p9_fcall tx = { .type = P9_Tversion, .tag = P9_NOTAG,
+	struct p9_fcall tx = { .type = P9_Tversion,
+			       .tag = P9_NOTAG,
 			       .tversion = { *msize, p9_cstr(p9_dialect_name(d)) } };
 	ssize_t n = p9_pack(buf, sizeof buf, &tx, d);
 	if (n < 0)

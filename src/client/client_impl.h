@@ -81,8 +81,7 @@ int p9c_rpc(struct boxfs_client *c, const struct p9_fcall *tx, struct p9c_reply 
 void p9c_reply_done(struct p9c_reply *r);
 
 /* Twrite without copying data: the count written or -errno. */
-ssize_t p9c_write(struct boxfs_client *c, uint32_t fid, uint64_t off, const void *data,
-		  uint32_t n);
+ssize_t p9c_write(struct boxfs_client *c, uint32_t fid, uint64_t off, const void *data, uint32_t n);
 
 uint32_t p9c_fid_get(struct boxfs_client *c);
 void p9c_fid_put(struct boxfs_client *c, uint32_t fid);

@@ -66,8 +66,8 @@ struct bx_mux_rpc {
 	size_t rlen;
 	void *rbuf;
 	size_t rcap;
-	pthread_cond_t cv;		/* synchronous: the owner sleeps here */
-	bx_mux_cb cb;			/* asynchronous */
+	pthread_cond_t cv; /* synchronous: the owner sleeps here */
+	bx_mux_cb cb;	   /* asynchronous */
 	void *cbarg;
 	struct bx_mux_rpc *victim;	/* a flush: the call it cancels */
 	struct bx_mux_rpc *next, *prev; /* sleepq, or the list of callbacks to run */
@@ -87,10 +87,10 @@ struct bx_mux {
 	uint32_t ntagwait;
 	pthread_cond_t tagcv;
 
-	bool reading;		     /* someone holds the reader role */
-	struct bx_mux_rpc sleepq;    /* synchronous callers waiting, not reading */
-	uint32_t nasync;	     /* asynchronous calls outstanding */
-	int err;		     /* sticky: the connection is broken */
+	bool reading;		  /* someone holds the reader role */
+	struct bx_mux_rpc sleepq; /* synchronous callers waiting, not reading */
+	uint32_t nasync;	  /* asynchronous calls outstanding */
+	int err;		  /* sticky: the connection is broken */
 
 	bool thread_started, closing;
 	pthread_t thread;

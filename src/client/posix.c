@@ -19,7 +19,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define P9_DMLINK	   0x01000000u /* 9P2000.u: Tcreate of a hard link */
+#define P9_DMLINK	0x01000000u /* 9P2000.u: Tcreate of a hard link */
 #define P9_AT_REMOVEDIR 0x200u
 
 static bool is_L(const struct boxfs_client *c)
@@ -104,13 +104,13 @@ static mode_t p9mode_to_unix(const struct p9_stat *s, enum p9_dialect d)
 		if (s->mode & P9_DMNAMEDPIPE)
 			return m | S_IFIFO;
 		if (s->mode & P9_DMDEVICE)
-			return m | (s->extension.len && s->extension.s[0] == 'b' ? S_IFBLK : S_IFCHR);
+			return m |
+			       (s->extension.len && s->extension.s[0] == 'b' ? S_IFBLK : S_IFCHR);
 	}
 	return m | S_IFREG;
 }
 
-static void p9stat_to_stat(const struct boxfs_client *c, const struct p9_stat *s,
-			   struct stat *st)
+static void p9stat_to_stat(const struct boxfs_client *c, const struct p9_stat *s, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
 	st->st_mode = p9mode_to_unix(s, c->d);
@@ -141,8 +141,7 @@ static int fid_stat(struct boxfs_client *c, uint32_t fid, struct stat *st)
 	struct p9c_reply r;
 	int rc;
 	if (is_L(c)) {
-		struct p9_fcall tx = { .type = P9_Tgetattr,
-				       .tgetattr = { fid, P9_GETATTR_BASIC } };
+		struct p9_fcall tx = { .type = P9_Tgetattr, .tgetattr = { fid, P9_GETATTR_BASIC } };
 		rc = p9c_rpc(c, &tx, &r, P9_Rgetattr);
 		if (rc == 0)
 			getattr_to_stat(&r.f.rgetattr, st);
@@ -312,10 +311,12 @@ static int fid_create(struct boxfs_client *c, uint32_t dfid, const char *name, i
 	struct p9c_reply r;
 	int rc;
 	if (is_L(c)) {
-		uint32_t lf = (uint32_t)(flags & (O_ACCMODE | O_TRUNC | O_APPEND | O_CREAT | O_EXCL));
+		uint32_t lf =
+			(uint32_t)(flags & (O_ACCMODE | O_TRUNC | O_APPEND | O_CREAT | O_EXCL));
 		struct p9_fcall tx = { .type = P9_Tlcreate,
 				       .tlcreate = { dfid, p9_cstr(name), lf | O_CREAT,
-						     (uint32_t)(mode & 07777), (uint32_t)getegid() } };
+						     (uint32_t)(mode & 07777),
+						     (uint32_t)getegid() } };
 		rc = p9c_rpc(c, &tx, &r, P9_Rlcreate);
 		if (rc == 0) {
 			*qid = r.f.rlcreate.qid;
@@ -465,7 +466,8 @@ ssize_t boxfs_pwrite(struct boxfs_file *f, const void *buf, size_t n, off_t off)
 	size_t done = 0;
 	while (done < n) {
 		uint32_t k = n - done > max ? max : (uint32_t)(n - done);
-		ssize_t got = p9c_write(c, f->fid, (uint64_t)off + done, (const uint8_t *)buf + done, k);
+		ssize_t got =
+			p9c_write(c, f->fid, (uint64_t)off + done, (const uint8_t *)buf + done, k);
 		if (got < 0)
 			return done ? (ssize_t)done : got;
 		if (got == 0)
@@ -810,7 +812,8 @@ int boxfs_rename(struct boxfs_client *c, const char *from, const char *to)
 	}
 	if (is_L(c)) {
 		struct p9_fcall tx = { .type = P9_Trenameat,
-				       .trenameat = { ofid, p9_cstr(oname), nfid, p9_cstr(nname) } };
+				       .trenameat = { ofid, p9_cstr(oname), nfid,
+						      p9_cstr(nname) } };
 		rc = simple_rpc(c, &tx, P9_Rrenameat);
 		if (unsupported(rc)) {
 			uint32_t fid;
@@ -914,7 +917,7 @@ int boxfs_link(struct boxfs_client *c, const char *from, const char *to)
 	} else {
 		/* the 9P2000.u draft: a Tcreate whose extension names the existing fid */
 		char ext[32];
-		snprintf(ext, sizeof ext, "hardlink(%u)", ofid);
+		snprintf(ext, sizeof ext, "%u\n", ofid); /* what Linux sends */
 		struct p9_fcall tx = { .type = P9_Tcreate,
 				       .tcreate = { dfid, p9_cstr(name), P9_DMLINK, P9_OREAD,
 						    p9_cstr(ext) } };
@@ -973,7 +976,8 @@ int boxfs_chmod(struct boxfs_client *c, const char *path, mode_t mode)
 	if (rc < 0)
 		return rc;
 	if (is_L(c)) {
-		struct p9_tsetattr sa = { .valid = P9_SETATTR_MODE, .mode = (uint32_t)(mode & 07777) };
+		struct p9_tsetattr sa = { .valid = P9_SETATTR_MODE,
+					  .mode = (uint32_t)(mode & 07777) };
 		rc = fid_setattr(c, fid, &sa);
 	} else {
 		/* the type bits may not change: start from the current mode */
@@ -1116,8 +1120,7 @@ int boxfs_statfs(struct boxfs_client *c, const char *path, struct statvfs *sv)
 /* ---- locks ---- */
 
 /* fl's range as an absolute start and a length (0: to the end). */
-static int lock_range(struct boxfs_file *f, const struct flock *fl, uint64_t *start,
-		      uint64_t *len)
+static int lock_range(struct boxfs_file *f, const struct flock *fl, uint64_t *start, uint64_t *len)
 {
 	off_t base = 0;
 	if (fl->l_whence == SEEK_CUR) {
@@ -1147,7 +1150,7 @@ static int lock_range(struct boxfs_file *f, const struct flock *fl, uint64_t *st
 
 static uint8_t lock_type(short t)
 {
-	return t == F_RDLCK ? P9_LOCK_TYPE_RDLCK
+	return t == F_RDLCK   ? P9_LOCK_TYPE_RDLCK
 	       : t == F_WRLCK ? P9_LOCK_TYPE_WRLCK
 			      : P9_LOCK_TYPE_UNLCK;
 }

@@ -123,7 +123,8 @@ void bx_vnode_put(struct bx_vnode **vp)
 	free(v);
 }
 
-/* Wraps a node a backend answered in a vnode; 0 or -ENOMEM. */
+/* Wraps a node a backend answered in a vnode, when r says it answered one;
+ * answers r, or -ENOMEM. (Call the backend first: the node is read after.) */
 static int wrap(struct bx_mount *m, int r, void *node, const struct boxfs_attr *a,
 		struct bx_vnode **out)
 {
@@ -164,7 +165,8 @@ int bx_fs_create(struct boxfs_call *c, struct bx_vnode *dir, const char *name, i
 	void *node = NULL;
 	*fh = NULL;
 	memset(a, 0, sizeof *a);
-	int r = wrap(dir->mnt, fs_create(c, dir, name, flags, mode, &node, a, fh), node, a, out);
+	int r = fs_create(c, dir, name, flags, mode, &node, a, fh);
+	r = wrap(dir->mnt, r, node, a, out);
 	if (r == -ENOMEM && OPS(dir)->release)
 		OPS(dir)->release(AUX(dir), node, *fh);
 	return r;
@@ -199,7 +201,8 @@ int bx_fs_mkdir(struct boxfs_call *c, struct bx_vnode *dir, const char *name, ui
 {
 	void *node = NULL;
 	memset(a, 0, sizeof *a);
-	return wrap(dir->mnt, fs_mkdir(c, dir, name, mode, &node, a), node, a, out);
+	int r = fs_mkdir(c, dir, name, mode, &node, a);
+	return wrap(dir->mnt, r, node, a, out);
 }
 
 static int fs_symlink(struct boxfs_call *c, struct bx_vnode *dir, const char *name,
@@ -213,7 +216,8 @@ int bx_fs_symlink(struct boxfs_call *c, struct bx_vnode *dir, const char *name,
 {
 	void *node = NULL;
 	memset(a, 0, sizeof *a);
-	return wrap(dir->mnt, fs_symlink(c, dir, name, target, &node, a), node, a, out);
+	int r = fs_symlink(c, dir, name, target, &node, a);
+	return wrap(dir->mnt, r, node, a, out);
 }
 
 static int fs_mknod(struct boxfs_call *c, struct bx_vnode *dir, const char *name, uint32_t mode,
@@ -227,7 +231,8 @@ int bx_fs_mknod(struct boxfs_call *c, struct bx_vnode *dir, const char *name, ui
 {
 	void *node = NULL;
 	memset(a, 0, sizeof *a);
-	return wrap(dir->mnt, fs_mknod(c, dir, name, mode, rdev, &node, a), node, a, out);
+	int r = fs_mknod(c, dir, name, mode, rdev, &node, a);
+	return wrap(dir->mnt, r, node, a, out);
 }
 
 int bx_fs_link(struct boxfs_call *c, struct bx_vnode *v, struct bx_vnode *dir, const char *name)

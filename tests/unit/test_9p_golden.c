@@ -1427,7 +1427,7 @@ static void eq_body(const struct ctx *c, const struct p9_fcall *e, const struct 
 		break;
 	case P9_Tgetlock:
 		N(tgetlock.fid);
-		/* fall through */
+		__attribute__((fallthrough));
 	case P9_Rgetlock:
 		N(tgetlock.type);
 		N(tgetlock.start);

@@ -185,7 +185,8 @@ static void *server_main(void *arg)
 					if (a & 0x10000)
 						srv_reply(s, h->frame);
 					else
-						free(h->frame), atomic_fetch_sub(&s->outstanding, 1);
+						free(h->frame),
+							atomic_fetch_sub(&s->outstanding, 1);
 					free(h);
 					break;
 				}
@@ -264,14 +265,14 @@ static size_t mkframe(uint8_t *f, uint8_t op, uint32_t a, const void *pl, size_t
 }
 
 /* One synchronous call; answers the status and checks the echo. */
-static int call(struct bx_mux *m, uint8_t op, uint32_t a, const char *pl,
-		struct bx_mux_cancel *c)
+static int call(struct bx_mux *m, uint8_t op, uint32_t a, const char *pl, struct bx_mux_cancel *c)
 {
 	uint8_t f[256], rb[256];
 	size_t n = mkframe(f, op, a, pl, strlen(pl));
 	struct iovec iov = { f, n };
-	struct bx_mux_msg msg = { .iov = &iov, .iovcnt = 1, .rbuf = rb, .rcap = sizeof rb,
-				  .cancel = c };
+	struct bx_mux_msg msg = {
+		.iov = &iov, .iovcnt = 1, .rbuf = rb, .rcap = sizeof rb, .cancel = c
+	};
 	int rc = bx_mux_call(m, &msg);
 	if (rc == 0) {
 		assert_int_equal(msg.rlen, n);
@@ -519,8 +520,12 @@ static int flush_hook(struct bx_mux *m, uint32_t oldtag, void *arg)
 	uint8_t f[64], rb[64];
 	size_t n = mkframe(f, 'F', oldtag | extra, "", 0);
 	struct iovec iov = { f, n };
-	struct bx_mux_msg msg = { .iov = &iov, .iovcnt = 1, .rbuf = rb, .rcap = sizeof rb,
-				  .is_flush = true, .oldtag = oldtag };
+	struct bx_mux_msg msg = { .iov = &iov,
+				  .iovcnt = 1,
+				  .rbuf = rb,
+				  .rcap = sizeof rb,
+				  .is_flush = true,
+				  .oldtag = oldtag };
 	int rc = bx_mux_call(m, &msg);
 	if (rc == 0 && msg.reply != rb)
 		free(msg.reply);

@@ -94,6 +94,13 @@ int parse_size(const char *s, unsigned long long *out)
 
 int main(int argc, char **argv)
 {
+	/* `boxfs -a ADDR VERB ...` is `boxfs VERB -a ADDR ...` */
+	if (argc > 3 && strcmp(argv[1], "-a") == 0) {
+		setenv("BOXFS_ADDRESS", argv[2], 1);
+		argv[2] = argv[0];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
