@@ -14,7 +14,7 @@ if [ -x "$build/tests/unit/test_9p_golden" ]; then
 fi
 status=0
 for f in "$build"/tests/fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
+	[ -f "$f" ] && [ -x "$f" ] || continue
 	name=$(basename "$f")
 	mkdir -p "$corpus_root/$name"
 	seed_dir=$seeds/$name

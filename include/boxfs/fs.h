@@ -71,10 +71,10 @@ BOXFS_API int boxfs_call_wait(struct boxfs_call *c, void *cond /* pthread_cond_t
 
 /* Attributes of a node. */
 struct boxfs_attr {
-	uint64_t ino;     /* identity within the backend instance, never 0 */
-	uint64_t gen;     /* generation, if ino numbers are ever reused */
+	uint64_t ino;	  /* identity within the backend instance, never 0 */
+	uint64_t gen;	  /* generation, if ino numbers are ever reused */
 	uint64_t version; /* changes whenever data or attributes change; never 0 */
-	uint32_t mode;    /* S_IFMT bits and permissions */
+	uint32_t mode;	  /* S_IFMT bits and permissions */
 	uint32_t uid;
 	uint32_t gid;
 	uint64_t nlink;
@@ -143,6 +143,8 @@ struct boxfs_lock {
  */
 typedef int (*boxfs_fill_fn)(void *ctx, const char *name, uint64_t ino, uint32_t dtype,
 			     uint64_t next_cookie);
+/* (fill never calls back into the backend, which may hold its locks while
+ * calling it.) */
 
 /* Backend flags. */
 enum {
@@ -211,8 +213,7 @@ struct boxfs_fs_ops {
 	int (*mknod)(void *aux, struct boxfs_call *c, void *dir, const char *name, uint32_t mode,
 		     uint64_t rdev, void **node, struct boxfs_attr *attr);
 	/* Makes newname in newdir a second name of node. */
-	int (*link)(void *aux, struct boxfs_call *c, void *node, void *newdir,
-		    const char *newname);
+	int (*link)(void *aux, struct boxfs_call *c, void *node, void *newdir, const char *newname);
 	/* Removes name from dir; AT_REMOVEDIR in flags removes a directory
 	 * (which must be empty), else a non-directory. */
 	int (*unlink)(void *aux, struct boxfs_call *c, void *dir, const char *name, int flags);
@@ -220,8 +221,8 @@ struct boxfs_fs_ops {
 	int (*rename)(void *aux, struct boxfs_call *c, void *olddir, const char *oldname,
 		      void *newdir, const char *newname, unsigned flags);
 
-	/* The target of a symlink, without NUL; answers its length.
-	 * Default: -EINVAL. */
+	/* The target of a symlink, without NUL; answers its length, truncating
+	 * to cap as readlink(2) does. Default: -EINVAL. */
 	ssize_t (*readlink)(void *aux, struct boxfs_call *c, void *node, char *buf, size_t cap);
 
 	/* Default: success (nothing is cached). */
@@ -264,7 +265,7 @@ struct boxfs_fs_ops {
 struct boxfs_fs {
 	const struct boxfs_fs_ops *ops;
 	void *aux;
-	unsigned flags;   /* BOXFS_FS_* */
+	unsigned flags;	  /* BOXFS_FS_* */
 	const char *name; /* for messages: "ram", "host" ... */
 };
 

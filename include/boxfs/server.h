@@ -25,15 +25,15 @@ extern "C" {
 
 /* Limits and knobs; zero fields take the default shown. */
 struct boxfs_server_opts {
-	unsigned max_conns;	  /* 1024 */
-	unsigned max_requests;	  /* outstanding per connection: 256 */
-	uint32_t max_msize;	  /* 9P msize offered: 1 MiB + 24; never below 4096 */
-	size_t max_conn_queue;	  /* reply bytes queued per connection before it
-				   * stops reading new requests: 4 * max_msize */
-	unsigned workers;	  /* threads for backends that may block: 16 */
-	FILE *debug;		  /* when set, every message in and out, one line each */
-	bool trust_uname;	  /* act as the 9P uname/n_uname on TCP (default: true);
-				   * on Unix sockets a non-root peer is always itself */
+	unsigned max_conns;    /* 1024 */
+	unsigned max_requests; /* outstanding per connection: 256 */
+	uint32_t max_msize;    /* 9P msize offered: 1 MiB + 24; never below 4096 */
+	size_t max_conn_queue; /* reply bytes queued per connection before it
+				* stops reading new requests: 4 * max_msize */
+	unsigned workers;      /* threads for backends that may block: 16 */
+	FILE *debug;	       /* when set, every message in and out, one line each */
+	bool trust_uname;      /* act as the 9P uname/n_uname on TCP (default: true);
+				* on Unix sockets a non-root peer is always itself */
 };
 
 struct boxfs_server;
@@ -46,8 +46,7 @@ BOXFS_API struct boxfs_server *boxfs_server_new(const struct boxfs_server_opts *
  * takes ownership of fs, also when this fails. Answers 0 or -errno. Call before
  * boxfs_server_run/start.
  */
-BOXFS_API int boxfs_server_mount(struct boxfs_server *srv, const char *path,
-				 struct boxfs_fs *fs);
+BOXFS_API int boxfs_server_mount(struct boxfs_server *srv, const char *path, struct boxfs_fs *fs);
 
 /*
  * Serves door ("9p") on a dial string. Answers 0 or -errno (-EADDRINUSE,

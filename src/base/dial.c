@@ -57,8 +57,8 @@ static int parse_tcp(struct bx_addr *a, const char *rest)
 		return -EINVAL;
 	if (strcmp(h, "*") == 0)
 		h = "0.0.0.0";
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG};
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG };
 	struct addrinfo *res;
 	char ps[8];
 	snprintf(ps, sizeof ps, "%ld", port);

@@ -27,7 +27,7 @@ void bx_intmap_clear(struct bx_intmap *m)
 		}
 	}
 	free(m->buckets);
-	*m = (struct bx_intmap){0};
+	*m = (struct bx_intmap){ 0 };
 }
 
 void *bx_intmap_get(const struct bx_intmap *m, uint64_t key)
@@ -46,7 +46,7 @@ static int grow(struct bx_intmap *m)
 	struct bx_intent **b = calloc(n, sizeof *b);
 	if (!b)
 		return -ENOMEM;
-	struct bx_intmap nm = {.buckets = b, .nbuckets = n, .count = m->count};
+	struct bx_intmap nm = { .buckets = b, .nbuckets = n, .count = m->count };
 	for (size_t i = 0; i < m->nbuckets; i++) {
 		for (struct bx_intent *e = m->buckets[i], *next; e; e = next) {
 			next = e->next;
@@ -68,7 +68,7 @@ int bx_intmap_put(struct bx_intmap *m, uint64_t key, void *val)
 	if (!e)
 		return -ENOMEM;
 	size_t k = bucket(m, key);
-	*e = (struct bx_intent){.next = m->buckets[k], .key = key, .val = val};
+	*e = (struct bx_intent){ .next = m->buckets[k], .key = key, .val = val };
 	m->buckets[k] = e;
 	m->count++;
 	return 0;

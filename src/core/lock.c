@@ -118,8 +118,12 @@ static struct lk *new_lock(const struct bx_lock_owner *o, short type, uint64_t s
 	struct lk *l = malloc(sizeof *l + o->client_id_len);
 	if (!l)
 		return NULL;
-	*l = (struct lk){.type = type, .start = s, .end = e, .session = o->session,
-			 .proc_id = o->proc_id, .idlen = o->client_id_len};
+	*l = (struct lk){ .type = type,
+			  .start = s,
+			  .end = e,
+			  .session = o->session,
+			  .proc_id = o->proc_id,
+			  .idlen = o->client_id_len };
 	memcpy(l->id, o->client_id, o->client_id_len);
 	return l;
 }
@@ -148,7 +152,7 @@ int bx_locks_set(struct bx_locks *lm, uint16_t mnt, uint64_t ino, const struct b
 			r = 0;
 			goto out;
 		}
-		*nf = (struct lfile){.mnt = mnt, .ino = ino};
+		*nf = (struct lfile){ .mnt = mnt, .ino = ino };
 		*pp = nf;
 		nf = NULL;
 	}

@@ -34,7 +34,7 @@ struct bx_ns {
 	uint64_t next_big;
 };
 
-static const struct boxfs_cred root_cred = {0};
+static const struct boxfs_cred root_cred = { 0 };
 
 struct bx_ns *bx_ns_new(void)
 {
@@ -88,7 +88,7 @@ static void leave(struct bx_mount *m)
 		if (!OPS(v)->op)                                                                   \
 			return (dflt);                                                             \
 		enter((v)->mnt);                                                                   \
-		__typeof__(OPS(v)->op(AUX(v), __VA_ARGS__)) r_ = OPS(v)->op(AUX(v), __VA_ARGS__); \
+		__typeof__(OPS(v)->op(AUX(v), __VA_ARGS__)) r_ = OPS(v)->op(AUX(v), __VA_ARGS__);  \
 		leave((v)->mnt);                                                                   \
 		return r_;                                                                         \
 	} while (0)
@@ -178,8 +178,8 @@ ssize_t bx_fs_read(struct boxfs_call *c, struct bx_vnode *v, void *fh, void *buf
 	FS_CALL(v, read, -EINVAL, c, v->node, fh, buf, n, off);
 }
 
-ssize_t bx_fs_write(struct boxfs_call *c, struct bx_vnode *v, void *fh, const void *buf,
-		    size_t n, uint64_t off)
+ssize_t bx_fs_write(struct boxfs_call *c, struct bx_vnode *v, void *fh, const void *buf, size_t n,
+		    uint64_t off)
 {
 	FS_CALL(v, write, -EROFS, c, v->node, fh, buf, n, off);
 }
@@ -211,8 +211,8 @@ static int fs_symlink(struct boxfs_call *c, struct bx_vnode *dir, const char *na
 	FS_CALL(dir, symlink, -EROFS, c, dir->node, name, target, node, a);
 }
 
-int bx_fs_symlink(struct boxfs_call *c, struct bx_vnode *dir, const char *name,
-		  const char *target, struct bx_vnode **out, struct boxfs_attr *a)
+int bx_fs_symlink(struct boxfs_call *c, struct bx_vnode *dir, const char *name, const char *target,
+		  struct bx_vnode **out, struct boxfs_attr *a)
 {
 	void *node = NULL;
 	memset(a, 0, sizeof *a);
@@ -392,8 +392,7 @@ int bx_ns_walk(struct bx_ns *ns, struct boxfs_call *c, struct bx_vnode *dir, con
 	return 0;
 }
 
-int bx_ns_walk_path(struct bx_ns *ns, struct boxfs_call *c, const char *path,
-		    struct bx_vnode **out)
+int bx_ns_walk_path(struct bx_ns *ns, struct boxfs_call *c, const char *path, struct bx_vnode **out)
 {
 	struct bx_vnode *v = bx_ns_root(ns);
 	char name[256];
@@ -490,7 +489,7 @@ int bx_ns_mount(struct bx_ns *ns, const char *path, struct boxfs_fs *fs)
 			goto fail_mutex;
 	}
 	void *node = NULL;
-	struct boxfs_attr a = {0};
+	struct boxfs_attr a = { 0 };
 	r = fs->ops->root(fs->aux, &call, &node, &a);
 	if (r < 0)
 		goto fail_mutex;
@@ -549,7 +548,7 @@ uint64_t bx_ns_qid_path(struct bx_ns *ns, const struct bx_mount *m, uint64_t ino
 	}
 	if (!path && ns->nbig < ns->capbig) {
 		path = 0xffffull << 48 | ns->next_big++;
-		ns->big[ns->nbig++] = (struct bigino){ino, m->id, path};
+		ns->big[ns->nbig++] = (struct bigino){ ino, m->id, path };
 	}
 	pthread_mutex_unlock(&ns->mu);
 	return path ? path : 0xffffull << 48; /* out of memory: shared, never 0 */

@@ -97,14 +97,14 @@ int bx_fs_create(struct boxfs_call *c, struct bx_vnode *dir, const char *name, i
 		 uint32_t mode, struct bx_vnode **out, struct boxfs_attr *a, void **fh);
 ssize_t bx_fs_read(struct boxfs_call *c, struct bx_vnode *v, void *fh, void *buf, size_t n,
 		   uint64_t off);
-ssize_t bx_fs_write(struct boxfs_call *c, struct bx_vnode *v, void *fh, const void *buf,
-		    size_t n, uint64_t off);
+ssize_t bx_fs_write(struct boxfs_call *c, struct bx_vnode *v, void *fh, const void *buf, size_t n,
+		    uint64_t off);
 int bx_fs_readdir(struct boxfs_call *c, struct bx_vnode *v, void *fh, uint64_t cookie,
 		  boxfs_fill_fn fill, void *ctx);
 int bx_fs_mkdir(struct boxfs_call *c, struct bx_vnode *dir, const char *name, uint32_t mode,
 		struct bx_vnode **out, struct boxfs_attr *a);
-int bx_fs_symlink(struct boxfs_call *c, struct bx_vnode *dir, const char *name,
-		  const char *target, struct bx_vnode **out, struct boxfs_attr *a);
+int bx_fs_symlink(struct boxfs_call *c, struct bx_vnode *dir, const char *name, const char *target,
+		  struct bx_vnode **out, struct boxfs_attr *a);
 int bx_fs_mknod(struct boxfs_call *c, struct bx_vnode *dir, const char *name, uint32_t mode,
 		uint64_t rdev, struct bx_vnode **out, struct boxfs_attr *a);
 int bx_fs_link(struct boxfs_call *c, struct bx_vnode *v, struct bx_vnode *dir, const char *name);

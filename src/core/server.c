@@ -65,7 +65,7 @@ struct work {
 
 static const struct bx_door *find_door(const char *name)
 {
-	static const struct bx_door *const doors[] = {&bx_door_9p};
+	static const struct bx_door *const doors[] = { &bx_door_9p };
 	for (size_t i = 0; i < sizeof doors / sizeof doors[0]; i++)
 		if (strcmp(doors[i]->name, name) == 0)
 			return doors[i];
@@ -103,7 +103,7 @@ struct boxfs_server *boxfs_server_new(const struct boxfs_server_opts *opts)
 	srv->workers = calloc(o->workers, sizeof *srv->workers);
 	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	srv->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
 	if (!srv->ns || !srv->locks || !srv->workers || srv->epfd < 0 || srv->evfd < 0 ||
 	    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->evfd, &ev) < 0) {
 		int e = errno ? errno : ENOMEM;
@@ -172,7 +172,7 @@ static void rearm(struct bx_conn *c)
 		ev |= EPOLLOUT;
 	if (ev == c->events)
 		return;
-	struct epoll_event e = {.events = ev, .data.ptr = c};
+	struct epoll_event e = { .events = ev, .data.ptr = c };
 	if (epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->rfd, &e) == 0)
 		c->events = ev;
 }
@@ -350,7 +350,7 @@ static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, 
 		struct ucred uc;
 		socklen_t ul = sizeof uc;
 		if (c->local && getsockopt(rfd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0) {
-			c->peer = (struct boxfs_cred){.uid = uc.uid, .gid = uc.gid};
+			c->peer = (struct boxfs_cred){ .uid = uc.uid, .gid = uc.gid };
 			c->has_peer = true;
 		}
 	} else {
@@ -382,7 +382,7 @@ static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, 
 		goto fail;
 	}
 	c->events = EPOLLIN | EPOLLRDHUP;
-	struct epoll_event ev = {.events = c->events, .data.ptr = c};
+	struct epoll_event ev = { .events = c->events, .data.ptr = c };
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
 		int e = -errno;
 		c->closing = true;
@@ -401,6 +401,64 @@ fail:
 		close(wfd);
 	free(c);
 	return -EMFILE;
+}
+
+struct bx_conn *bx_conn_detached(struct bx_server *srv, const char *door_name, int wfd)
+{
+	const struct bx_door *door = find_door(door_name);
+	struct bx_conn *c = calloc(1, sizeof *c);
+	if (!door || !c || !(c->in = malloc(c->incap = 64 * 1024))) {
+		free(c);
+		close(wfd);
+		return NULL;
+	}
+	atomic_init(&c->ref, 2); /* the caller's, and the one hang-up drops */
+	c->srv = srv;
+	c->rfd = c->wfd = wfd;
+	c->door = door;
+	c->local = true;
+	c->max_frame = srv->opts.max_msize;
+	c->events = EPOLLIN; /* never armed: rearm() must not touch epoll */
+	pthread_mutex_init(&c->wmu, NULL);
+	if (door->open(c) < 0) {
+		free(c->in);
+		pthread_mutex_destroy(&c->wmu);
+		free(c);
+		close(wfd);
+		return NULL;
+	}
+	pthread_mutex_lock(&srv->mu);
+	c->id = ++srv->next_conn_id;
+	c->next = srv->conns;
+	if (c->next)
+		c->next->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	pthread_mutex_unlock(&srv->mu);
+	return c;
+}
+
+void bx_conn_feed(struct bx_conn *c, const uint8_t *buf, size_t len)
+{
+	bx_conn_get(c);
+	while (len && !c->closing) {
+		size_t room = c->incap - c->inlen;
+		size_t n = len < room ? len : room;
+		memcpy(c->in + c->inlen, buf, n);
+		c->inlen += n;
+		buf += n;
+		len -= n;
+		conn_frames(c);
+		if (n == 0 && c->inlen == c->incap)
+			break; /* cannot happen: conn_frames makes room for a frame */
+	}
+	bx_conn_put(&c);
+}
+
+void bx_conn_hangup(struct bx_conn *c)
+{
+	conn_close(c);
+	bx_conn_put(&c);
 }
 
 int boxfs_server_serve_fds(struct boxfs_server *s, const char *door_name, int rfd, int wfd)
@@ -439,7 +497,7 @@ int boxfs_server_listen(struct boxfs_server *s, const char *door_name, const cha
 	if (bx_sock_dialstr(l->fd, l->addr, sizeof l->addr) < 0)
 		snprintf(l->addr, sizeof l->addr, "%s", dial);
 	fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uintptr_t)l | EP_LISTENER};
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uintptr_t)l | EP_LISTENER };
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
 		r = -errno;
 		close(l->fd);
@@ -499,7 +557,9 @@ int boxfs_server_run(struct boxfs_server *s)
 				continue;
 			}
 			if (d & EP_LISTENER) {
-				do_accept(srv, (struct listener *)(uintptr_t)(d & ~(uint64_t)EP_LISTENER));
+				do_accept(
+					srv,
+					(struct listener *)(uintptr_t)(d & ~(uint64_t)EP_LISTENER));
 				continue;
 			}
 			struct bx_conn *c = evs[i].data.ptr;
@@ -578,7 +638,7 @@ int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg)
 	struct work *w = malloc(sizeof *w);
 	if (!w)
 		return -ENOMEM;
-	*w = (struct work){.fn = fn, .arg = arg};
+	*w = (struct work){ .fn = fn, .arg = arg };
 	pthread_mutex_lock(&srv->mu);
 	if (srv->work_tail)
 		srv->work_tail->next = w;

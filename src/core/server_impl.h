@@ -53,8 +53,8 @@ struct bx_conn {
 	void *door_state;
 	struct boxfs_cred peer; /* SO_PEERCRED on Unix sockets */
 	bool has_peer;
-	bool local;		/* a Unix socket or an inherited pair */
-	size_t max_frame;	/* frames above this close the connection */
+	bool local;	  /* a Unix socket or an inherited pair */
+	size_t max_frame; /* frames above this close the connection */
 
 	/* input, loop thread only */
 	uint8_t *in;
@@ -116,6 +116,16 @@ void bx_conn_abort(struct bx_conn *c);
 
 /* Runs fn(arg) on a worker thread. 0 or -ENOMEM. */
 int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg);
+
+/*
+ * For tests and fuzzers: a connection with no socket to read. Frames come
+ * from bx_conn_feed, with the same framing checks the loop applies; output
+ * goes to wfd (which the connection owns). bx_conn_hangup ends it like a
+ * hang-up and drops the caller's reference.
+ */
+struct bx_conn *bx_conn_detached(struct bx_server *srv, const char *door, int wfd);
+void bx_conn_feed(struct bx_conn *c, const uint8_t *buf, size_t len);
+void bx_conn_hangup(struct bx_conn *c);
 
 /* The doors. */
 extern const struct bx_door bx_door_9p;

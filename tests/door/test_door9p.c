@@ -62,15 +62,16 @@ static int slow_lookup(void *aux, struct boxfs_call *c, void *dir, const char *n
 		       struct boxfs_attr *a)
 {
 	(void)aux, (void)c, (void)dir;
-	uintptr_t n = strcmp(name, "file") == 0 ? SLOW_FILE : strcmp(name, "..") == 0 ? SLOW_ROOT : 0;
+	uintptr_t n = strcmp(name, "file") == 0 ? SLOW_FILE
+		      : strcmp(name, "..") == 0 ? SLOW_ROOT
+						: 0;
 	if (!n)
 		return -ENOENT;
 	*node = (void *)n;
 	return slow_attr(n, a);
 }
 
-static int slow_getattr(void *aux, struct boxfs_call *c, void *node, void *fh,
-			struct boxfs_attr *a)
+static int slow_getattr(void *aux, struct boxfs_call *c, void *node, void *fh, struct boxfs_attr *a)
 {
 	(void)aux, (void)c, (void)fh;
 	return slow_attr((uintptr_t)node, a);
@@ -97,12 +98,13 @@ static ssize_t slow_read(void *aux, struct boxfs_call *c, void *node, void *fh, 
 		return r;
 	size_t n = off < 5 ? 5 - off : 0;
 	n = n < count ? n : count;
-	memcpy(buf, "hello" + off, n);
+	static const char hello[] = "hello";
+	memcpy(buf, &hello[off < 5 ? off : 5], n);
 	return (ssize_t)n;
 }
 
-static ssize_t slow_write(void *aux, struct boxfs_call *c, void *node, void *fh,
-			  const void *buf, size_t count, uint64_t off)
+static ssize_t slow_write(void *aux, struct boxfs_call *c, void *node, void *fh, const void *buf,
+			  size_t count, uint64_t off)
 {
 	(void)aux, (void)c, (void)node, (void)fh, (void)buf, (void)off;
 	slow_reads += 1000; /* must never happen in these tests */
@@ -121,7 +123,7 @@ static const struct boxfs_fs_ops slow_ops = {
 static struct boxfs_fs *slow_new(void)
 {
 	struct boxfs_fs *fs = malloc(sizeof *fs);
-	*fs = (struct boxfs_fs){.ops = &slow_ops, .name = "slow"};
+	*fs = (struct boxfs_fs){ .ops = &slow_ops, .name = "slow" };
 	return fs;
 }
 
@@ -138,9 +140,8 @@ static int setup(void **state)
 	if (!mkdtemp(sockdir))
 		return -1;
 	snprintf(addr, sizeof addr, "unix!%s/sock", sockdir);
-	srv = boxfs_server_new(&(struct boxfs_server_opts){.max_msize = 1 << 20,
-							   .max_requests = 8,
-							   .trust_uname = true});
+	srv = boxfs_server_new(&(struct boxfs_server_opts){
+		.max_msize = 1 << 20, .max_requests = 8, .trust_uname = true });
 	if (!srv || boxfs_server_mount(srv, "/", boxfs_ramfs_new(NULL)) < 0 ||
 	    boxfs_server_mount(srv, "/sub", boxfs_ramfs_new(NULL)) < 0 ||
 	    boxfs_server_mount(srv, "/slow", slow_new()) < 0 ||
@@ -169,9 +170,9 @@ struct tc {
 
 static struct tc tc_open(void)
 {
-	struct tc t = {.d = P9_2000L, .msize = MSIZE};
+	struct tc t = { .d = P9_2000L, .msize = MSIZE };
 	t.fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
 	snprintf(un.sun_path, sizeof un.sun_path, "%s/sock", sockdir);
 	assert_int_equal(connect(t.fd, (struct sockaddr *)&un, sizeof un), 0);
 	t.buf = malloc((1 << 20) + 64);
@@ -239,7 +240,7 @@ static void expect(const struct tc *t, const struct p9_fcall *rx, uint8_t rtype)
 
 static void version(struct tc *t, enum p9_dialect d, uint32_t msize)
 {
-	struct p9_fcall tx = {.type = P9_Tversion, .tag = P9_NOTAG}, rx;
+	struct p9_fcall tx = { .type = P9_Tversion, .tag = P9_NOTAG }, rx;
 	tx.tversion.msize = msize;
 	tx.tversion.version = p9_cstr(p9_dialect_name(d));
 	rpc(t, &tx, &rx);
@@ -250,9 +251,12 @@ static void version(struct tc *t, enum p9_dialect d, uint32_t msize)
 
 static struct p9_qid attach(struct tc *t, uint32_t fid, const char *aname)
 {
-	struct p9_fcall tx = {.type = P9_Tattach, .tag = 1}, rx;
-	tx.tattach = (struct p9_tattach){.fid = fid, .afid = P9_NOFID, .uname = p9_cstr("root"),
-					 .aname = p9_cstr(aname), .n_uname = 0};
+	struct p9_fcall tx = { .type = P9_Tattach, .tag = 1 }, rx;
+	tx.tattach = (struct p9_tattach){ .fid = fid,
+					  .afid = P9_NOFID,
+					  .uname = p9_cstr("root"),
+					  .aname = p9_cstr(aname),
+					  .n_uname = 0 };
 	rpc(t, &tx, &rx);
 	expect(t, &rx, P9_Rattach);
 	return rx.rattach.qid;
@@ -270,7 +274,7 @@ static struct tc session(enum p9_dialect d)
 /* Walks names (NULL-terminated) from fid to newfid; answers the reply type. */
 static uint8_t walk(struct tc *t, uint32_t fid, uint32_t newfid, struct p9_fcall *rx, ...)
 {
-	struct p9_fcall tx = {.type = P9_Twalk, .tag = 2};
+	struct p9_fcall tx = { .type = P9_Twalk, .tag = 2 };
 	tx.twalk.fid = fid;
 	tx.twalk.newfid = newfid;
 	va_list ap;
@@ -293,7 +297,7 @@ static int simple(struct tc *t, struct p9_fcall *tx)
 
 static int clunk(struct tc *t, uint32_t fid)
 {
-	struct p9_fcall tx = {.type = P9_Tclunk};
+	struct p9_fcall tx = { .type = P9_Tclunk };
 	tx.tclunk.fid = fid;
 	return simple(t, &tx);
 }
@@ -303,17 +307,18 @@ static void lcreate(struct tc *t, uint32_t dirfid, uint32_t fid, const char *nam
 {
 	struct p9_fcall rx;
 	assert_int_equal(walk(t, dirfid, fid, &rx, NULL), P9_Rwalk);
-	struct p9_fcall tx = {.type = P9_Tlcreate, .tag = 4};
-	tx.tlcreate = (struct p9_tlcreate){.fid = fid, .name = p9_cstr(name),
-					   .flags = O_RDWR, .mode = 0644};
+	struct p9_fcall tx = { .type = P9_Tlcreate, .tag = 4 };
+	tx.tlcreate = (struct p9_tlcreate){
+		.fid = fid, .name = p9_cstr(name), .flags = O_RDWR, .mode = 0644
+	};
 	rpc(t, &tx, &rx);
 	expect(t, &rx, P9_Rlcreate);
 }
 
 static ssize_t pwrite9(struct tc *t, uint32_t fid, uint64_t off, const void *data, uint32_t n)
 {
-	struct p9_fcall tx = {.type = P9_Twrite, .tag = 5}, rx;
-	tx.twrite = (struct p9_twrite){.fid = fid, .offset = off, .count = n, .data = data};
+	struct p9_fcall tx = { .type = P9_Twrite, .tag = 5 }, rx;
+	tx.twrite = (struct p9_twrite){ .fid = fid, .offset = off, .count = n, .data = data };
 	rpc(t, &tx, &rx);
 	return rx.type == P9_Rwrite ? (ssize_t)rx.rwrite.count : -rerr(t, &rx);
 }
@@ -322,8 +327,8 @@ static ssize_t pwrite9(struct tc *t, uint32_t fid, uint64_t off, const void *dat
 static ssize_t pread9(struct tc *t, uint32_t fid, uint64_t off, uint32_t count, void *out,
 		      size_t cap)
 {
-	struct p9_fcall tx = {.type = P9_Tread, .tag = 6}, rx;
-	tx.tread = (struct p9_tread){.fid = fid, .offset = off, .count = count};
+	struct p9_fcall tx = { .type = P9_Tread, .tag = 6 }, rx;
+	tx.tread = (struct p9_tread){ .fid = fid, .offset = off, .count = count };
 	rpc(t, &tx, &rx);
 	if (rx.type != P9_Rread)
 		return -rerr(t, &rx);
@@ -334,8 +339,8 @@ static ssize_t pread9(struct tc *t, uint32_t fid, uint64_t off, uint32_t count, 
 
 static int getattr(struct tc *t, uint32_t fid, struct p9_rgetattr *ga)
 {
-	struct p9_fcall tx = {.type = P9_Tgetattr, .tag = 7}, rx;
-	tx.tgetattr = (struct p9_tgetattr){.fid = fid, .request_mask = P9_GETATTR_ALL};
+	struct p9_fcall tx = { .type = P9_Tgetattr, .tag = 7 }, rx;
+	tx.tgetattr = (struct p9_tgetattr){ .fid = fid, .request_mask = P9_GETATTR_ALL };
 	rpc(t, &tx, &rx);
 	if (rx.type != P9_Rgetattr)
 		return -rerr(t, &rx);
@@ -345,8 +350,8 @@ static int getattr(struct tc *t, uint32_t fid, struct p9_rgetattr *ga)
 
 static int lopen(struct tc *t, uint32_t fid, uint32_t flags)
 {
-	struct p9_fcall tx = {.type = P9_Tlopen};
-	tx.tlopen = (struct p9_tlopen){.fid = fid, .flags = flags};
+	struct p9_fcall tx = { .type = P9_Tlopen };
+	tx.tlopen = (struct p9_tlopen){ .fid = fid, .flags = flags };
 	return simple(t, &tx);
 }
 
@@ -358,7 +363,7 @@ static void test_version_first(void **state)
 	struct tc t = tc_open();
 	struct p9_fcall rx;
 	t.d = P9_2000; /* before Tversion the server answers in plain 9P2000 */
-	tc_send(&t, &(struct p9_fcall){.type = P9_Tclunk, .tag = 9, .tclunk = {.fid = 0}});
+	tc_send(&t, &(struct p9_fcall){ .type = P9_Tclunk, .tag = 9, .tclunk = { .fid = 0 } });
 	tc_recv(&t, &rx);
 	assert_int_equal(rx.type, P9_Rerror);
 	version(&t, P9_2000L, MSIZE);
@@ -370,7 +375,7 @@ static void test_version_msize(void **state)
 {
 	(void)state;
 	struct tc t = tc_open();
-	struct p9_fcall tx = {.type = P9_Tversion, .tag = P9_NOTAG}, rx;
+	struct p9_fcall tx = { .type = P9_Tversion, .tag = P9_NOTAG }, rx;
 	tx.tversion.msize = 1024; /* rule 6: below 4096 is refused */
 	tx.tversion.version = p9_cstr("9P2000.L");
 	t.d = P9_2000;
@@ -415,22 +420,22 @@ static void test_rmessage_and_unknown(void **state)
 	(void)state;
 	struct tc t = session(P9_2000L); /* rule 14 */
 	struct p9_fcall rx;
-	tc_send(&t, &(struct p9_fcall){.type = P9_Rclunk, .tag = 11});
+	tc_send(&t, &(struct p9_fcall){ .type = P9_Rclunk, .tag = 11 });
 	tc_recv(&t, &rx);
 	assert_int_equal(rx.type, P9_Rlerror);
 	assert_int_equal(rx.tag, 11);
-	uint8_t unknown[] = {7, 0, 0, 0, 99, 12, 0};
+	uint8_t unknown[] = { 7, 0, 0, 0, 99, 12, 0 };
 	assert_int_equal(write(t.fd, unknown, sizeof unknown), 7);
 	tc_recv(&t, &rx);
 	assert_int_equal(rx.type, P9_Rlerror);
 	assert_int_equal(rx.tag, 12);
 	/* a body that does not match its type: answered, connection kept */
-	uint8_t bad[] = {9, 0, 0, 0, P9_Tclunk, 13, 0, 1, 2};
+	uint8_t bad[] = { 9, 0, 0, 0, P9_Tclunk, 13, 0, 1, 2 };
 	assert_int_equal(write(t.fd, bad, sizeof bad), 9);
 	tc_recv(&t, &rx);
 	assert_int_equal(rerr(&t, &rx), EPROTO);
 	/* a message of another dialect */
-	uint8_t topen[] = {12, 0, 0, 0, P9_Topen, 14, 0, 0, 0, 0, 0, 0};
+	uint8_t topen[] = { 12, 0, 0, 0, P9_Topen, 14, 0, 0, 0, 0, 0, 0 };
 	assert_int_equal(write(t.fd, topen, sizeof topen), 12);
 	tc_recv(&t, &rx);
 	assert_int_equal(rx.tag, 14);
@@ -443,13 +448,13 @@ static void test_broken_framing_closes(void **state)
 {
 	(void)state;
 	struct tc t = session(P9_2000L);
-	uint8_t huge[] = {0xff, 0xff, 0xff, 0x7f, P9_Tclunk, 1, 0}; /* size above msize */
+	uint8_t huge[] = { 0xff, 0xff, 0xff, 0x7f, P9_Tclunk, 1, 0 }; /* size above msize */
 	assert_int_equal(write(t.fd, huge, sizeof huge), 7);
 	uint8_t b;
 	assert_int_equal(read(t.fd, &b, 1), 0); /* closed */
 	tc_close(&t);
 	t = session(P9_2000L);
-	uint8_t tiny[] = {3, 0, 0, 0};
+	uint8_t tiny[] = { 3, 0, 0, 0 };
 	assert_int_equal(write(t.fd, tiny, sizeof tiny), 4);
 	assert_int_equal(read(t.fd, &b, 1), 0);
 	tc_close(&t);
@@ -504,8 +509,8 @@ static void test_walk_sixteen(void **state)
 	assert_int_equal(rx.rwalk.nwqid, 16);
 	/* 17 names: the codec cannot even write it; send the bytes by hand */
 	uint8_t msg[7 + 10 + 17 * 4];
-	struct p9_fcall tx = {.type = P9_Twalk, .tag = 20};
-	tx.twalk = (struct p9_twalk){.fid = 0, .newfid = 2, .nwname = 16};
+	struct p9_fcall tx = { .type = P9_Twalk, .tag = 20 };
+	tx.twalk = (struct p9_twalk){ .fid = 0, .newfid = 2, .nwname = 16 };
 	for (int i = 0; i < 16; i++)
 		tx.twalk.wname[i] = p9_cstr("..");
 	ssize_t n = p9_pack(msg, sizeof msg, &tx, P9_2000L);
@@ -546,7 +551,7 @@ static void test_mounts_and_qids(void **state)
 	/* attach by aname to a mount */
 	struct qid_holder {
 		struct p9_qid q;
-	} h = {attach(&t, 5, "/sub")};
+	} h = { attach(&t, 5, "/sub") };
 	assert_true(h.q.path == sub.qid.path);
 	for (uint32_t f = 1; f <= 5; f++)
 		assert_int_equal(clunk(&t, f), 0);
@@ -565,8 +570,8 @@ static void test_open_modes_checked_before_backend(void **state)
 	assert_int_equal(pread9(&t, 1, 0, 10, NULL, 0), -EBADF); /* not open */
 	assert_int_equal(pwrite9(&t, 1, 0, "x", 1), -EBADF);
 	assert_int_equal(lopen(&t, 1, O_RDONLY), 0);
-	assert_int_equal(pwrite9(&t, 1, 0, "x", 1), -EBADF); /* opened read-only */
-	assert_int_equal(lopen(&t, 1, O_RDONLY), -EBADF);	/* already open */
+	assert_int_equal(pwrite9(&t, 1, 0, "x", 1), -EBADF);	  /* opened read-only */
+	assert_int_equal(lopen(&t, 1, O_RDONLY), -EBADF);	  /* already open */
 	assert_int_equal(pread9(&t, 77, 0, 10, NULL, 0), -EBADF); /* unknown fid */
 	assert_int_equal(slow_reads, reads);
 	assert_int_equal(slow_opens, opens + 1);
@@ -595,9 +600,9 @@ static void test_read_fits_count_and_msize(void **state)
 	assert_int_equal(pread9(&t, 1, sizeof data, 100, NULL, 0), 0);
 	assert_int_equal(clunk(&t, 1), 0);
 	/* Rlopen's iounit is 0: use msize - 24 */
-	struct p9_fcall rx, tx = {.type = P9_Tlopen, .tag = 3};
+	struct p9_fcall rx, tx = { .type = P9_Tlopen, .tag = 3 };
 	assert_int_equal(walk(&t, 0, 2, &rx, "big", NULL), P9_Rwalk);
-	tx.tlopen = (struct p9_tlopen){.fid = 2, .flags = O_RDONLY};
+	tx.tlopen = (struct p9_tlopen){ .fid = 2, .flags = O_RDONLY };
 	rpc(&t, &tx, &rx);
 	expect(&t, &rx, P9_Rlopen);
 	assert_int_equal(rx.rlopen.iounit, 0);
@@ -610,10 +615,10 @@ static void test_fsync_and_statfs(void **state)
 	(void)state;
 	struct tc t = session(P9_2000L); /* rule 1: Tfsync carries datasync */
 	lcreate(&t, 0, 1, "sync");
-	struct p9_fcall tx = {.type = P9_Tfsync};
-	tx.tfsync = (struct p9_tfsync){.fid = 1, .datasync = 1};
+	struct p9_fcall tx = { .type = P9_Tfsync };
+	tx.tfsync = (struct p9_tfsync){ .fid = 1, .datasync = 1 };
 	assert_int_equal(simple(&t, &tx), 0);
-	struct p9_fcall rx, st = {.type = P9_Tstatfs, .tag = 3, .tstatfs = {.fid = 0}};
+	struct p9_fcall rx, st = { .type = P9_Tstatfs, .tag = 3, .tstatfs = { .fid = 0 } };
 	rpc(&t, &st, &rx);
 	expect(&t, &rx, P9_Rstatfs);
 	assert_true(rx.rstatfs.bsize > 0 && rx.rstatfs.namelen == 255);
@@ -627,8 +632,8 @@ static void test_open_unlinked(void **state)
 	struct tc t = session(P9_2000L); /* rule 7 */
 	lcreate(&t, 0, 1, "ghost");
 	assert_int_equal(pwrite9(&t, 1, 0, "boo!", 4), 4);
-	struct p9_fcall tx = {.type = P9_Tunlinkat};
-	tx.tunlinkat = (struct p9_tunlinkat){.dirfid = 0, .name = p9_cstr("ghost")};
+	struct p9_fcall tx = { .type = P9_Tunlinkat };
+	tx.tunlinkat = (struct p9_tunlinkat){ .dirfid = 0, .name = p9_cstr("ghost") };
 	assert_int_equal(simple(&t, &tx), 0);
 	struct p9_fcall rx;
 	assert_int_equal(walk(&t, 0, 2, &rx, "ghost", NULL), P9_Rlerror);
@@ -636,8 +641,8 @@ static void test_open_unlinked(void **state)
 	assert_int_equal(getattr(&t, 1, &ga), 0);
 	assert_int_equal(ga.size, 4);
 	assert_int_equal(ga.nlink, 0);
-	struct p9_fcall sa = {.type = P9_Tsetattr};
-	sa.tsetattr = (struct p9_tsetattr){.fid = 1, .valid = P9_SETATTR_SIZE, .size = 2};
+	struct p9_fcall sa = { .type = P9_Tsetattr };
+	sa.tsetattr = (struct p9_tsetattr){ .fid = 1, .valid = P9_SETATTR_SIZE, .size = 2 };
 	assert_int_equal(simple(&t, &sa), 0);
 	assert_int_equal(pwrite9(&t, 1, 2, "!!", 2), 2);
 	char buf[8];
@@ -654,17 +659,18 @@ static void test_readdir_cookies(void **state)
 	(void)state;
 	struct tc t = session(P9_2000L); /* rule 8 */
 	struct p9_fcall rx;
-	struct p9_fcall mk = {.type = P9_Tmkdir};
-	mk.tmkdir = (struct p9_tmkdir){.dfid = 0, .name = p9_cstr("many"), .mode = 0755};
+	struct p9_fcall mk = { .type = P9_Tmkdir };
+	mk.tmkdir = (struct p9_tmkdir){ .dfid = 0, .name = p9_cstr("many"), .mode = 0755 };
 	assert_int_equal(simple(&t, &mk), 0);
 	assert_int_equal(walk(&t, 0, 1, &rx, "many", NULL), P9_Rwalk);
 	enum { N = 10000 };
 	for (int i = 0; i < N; i++) {
 		char name[16];
 		snprintf(name, sizeof name, "e%05d", i);
-		struct p9_fcall tx = {.type = P9_Tmknod};
-		tx.tmknod = (struct p9_tmknod){.dfid = 1, .name = p9_cstr(name),
-					       .mode = S_IFREG | 0644};
+		struct p9_fcall tx = { .type = P9_Tmknod };
+		tx.tmknod = (struct p9_tmknod){ .dfid = 1,
+						.name = p9_cstr(name),
+						.mode = S_IFREG | 0644 };
 		assert_int_equal(simple(&t, &tx), 0);
 	}
 	assert_int_equal(walk(&t, 1, 2, &rx, NULL), P9_Rwalk);
@@ -674,8 +680,8 @@ static void test_readdir_cookies(void **state)
 	uint64_t off = 0;
 	int dots = 0, calls = 0;
 	for (;;) {
-		struct p9_fcall tx = {.type = P9_Treaddir, .tag = 8};
-		tx.treaddir = (struct p9_tread){.fid = 2, .offset = off, .count = 200};
+		struct p9_fcall tx = { .type = P9_Treaddir, .tag = 8 };
+		tx.treaddir = (struct p9_tread){ .fid = 2, .offset = off, .count = 200 };
 		rpc(&t, &tx, &rx);
 		expect(&t, &rx, P9_Rreaddir);
 		assert_true(rx.rreaddir.count <= 200);
@@ -685,7 +691,8 @@ static void test_readdir_cookies(void **state)
 		size_t pos = 0;
 		struct p9_dirent de;
 		int got;
-		while ((got = p9_dirent_next(&de, rx.rreaddir.data, rx.rreaddir.count, &pos)) == 1) {
+		while ((got = p9_dirent_next(&de, rx.rreaddir.data, rx.rreaddir.count, &pos)) ==
+		       1) {
 			off = de.offset;
 			if (de.name.len <= 2 && de.name.s[0] == '.') {
 				dots++;
@@ -712,16 +719,16 @@ static void test_unlinkat_opened_dir(void **state)
 	(void)state;
 	struct tc t = session(P9_2000L); /* rule 9 */
 	struct p9_fcall rx;
-	struct p9_fcall mk = {.type = P9_Tmkdir};
-	mk.tmkdir = (struct p9_tmkdir){.dfid = 0, .name = p9_cstr("ud"), .mode = 0755};
+	struct p9_fcall mk = { .type = P9_Tmkdir };
+	mk.tmkdir = (struct p9_tmkdir){ .dfid = 0, .name = p9_cstr("ud"), .mode = 0755 };
 	assert_int_equal(simple(&t, &mk), 0);
 	assert_int_equal(walk(&t, 0, 1, &rx, "ud", NULL), P9_Rwalk);
 	lcreate(&t, 1, 2, "f");
 	assert_int_equal(lopen(&t, 1, O_RDONLY), 0);
-	struct p9_fcall ul = {.type = P9_Tunlinkat};
-	ul.tunlinkat = (struct p9_tunlinkat){.dirfid = 1, .name = p9_cstr("f")};
+	struct p9_fcall ul = { .type = P9_Tunlinkat };
+	ul.tunlinkat = (struct p9_tunlinkat){ .dirfid = 1, .name = p9_cstr("f") };
 	assert_int_equal(simple(&t, &ul), 0);
-	ul.tunlinkat = (struct p9_tunlinkat){.dirfid = 0, .name = p9_cstr("ud"), .flags = 0x200};
+	ul.tunlinkat = (struct p9_tunlinkat){ .dirfid = 0, .name = p9_cstr("ud"), .flags = 0x200 };
 	assert_int_equal(simple(&t, &ul), 0);
 	assert_int_equal(clunk(&t, 2), 0);
 	assert_int_equal(clunk(&t, 1), 0);
@@ -734,15 +741,15 @@ static void test_remove_and_clunk_free_fid(void **state)
 	struct tc t = session(P9_2000L); /* rule 10 */
 	struct p9_fcall rx;
 	assert_int_equal(walk(&t, 0, 1, &rx, NULL), P9_Rwalk);
-	struct p9_fcall rm = {.type = P9_Tremove, .tremove = {.fid = 1}};
-	assert_true(simple(&t, &rm) < 0); /* the root cannot be removed */
+	struct p9_fcall rm = { .type = P9_Tremove, .tremove = { .fid = 1 } };
+	assert_true(simple(&t, &rm) < 0);	/* the root cannot be removed */
 	assert_int_equal(clunk(&t, 1), -EBADF); /* but the fid is gone */
 	/* a clunk that fails (an xattr of the wrong length) still frees */
 	lcreate(&t, 0, 2, "xa");
 	assert_int_equal(walk(&t, 0, 3, &rx, "xa", NULL), P9_Rwalk);
-	struct p9_fcall xc = {.type = P9_Txattrcreate};
-	xc.txattrcreate = (struct p9_txattrcreate){.fid = 3, .name = p9_cstr("user.k"),
-						   .attr_size = 10};
+	struct p9_fcall xc = { .type = P9_Txattrcreate };
+	xc.txattrcreate =
+		(struct p9_txattrcreate){ .fid = 3, .name = p9_cstr("user.k"), .attr_size = 10 };
 	assert_int_equal(simple(&t, &xc), 0);
 	assert_int_equal(pwrite9(&t, 3, 0, "abc", 3), 3);
 	assert_int_equal(clunk(&t, 3), -EINVAL);
@@ -761,24 +768,25 @@ static void test_bad_names(void **state)
 {
 	(void)state;
 	struct tc t = session(P9_2000L); /* rule 11 */
-	const char *bad[] = {"", ".", "..", "a/b", "/"};
+	const char *bad[] = { "", ".", "..", "a/b", "/" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		struct p9_fcall mk = {.type = P9_Tmkdir};
-		mk.tmkdir = (struct p9_tmkdir){.dfid = 0, .name = p9_cstr(bad[i]), .mode = 0755};
+		struct p9_fcall mk = { .type = P9_Tmkdir };
+		mk.tmkdir = (struct p9_tmkdir){ .dfid = 0, .name = p9_cstr(bad[i]), .mode = 0755 };
 		assert_int_equal(simple(&t, &mk), -EINVAL);
 		struct p9_fcall rx;
 		assert_int_equal(walk(&t, 0, 1, &rx, NULL), P9_Rwalk);
-		struct p9_fcall tx = {.type = P9_Tlcreate};
-		tx.tlcreate = (struct p9_tlcreate){.fid = 1, .name = p9_cstr(bad[i]),
-						   .flags = O_RDWR, .mode = 0644};
+		struct p9_fcall tx = { .type = P9_Tlcreate };
+		tx.tlcreate = (struct p9_tlcreate){
+			.fid = 1, .name = p9_cstr(bad[i]), .flags = O_RDWR, .mode = 0644
+		};
 		assert_int_equal(simple(&t, &tx), -EINVAL);
 		assert_int_equal(clunk(&t, 1), 0);
 	}
 	char longname[300];
 	memset(longname, 'n', sizeof longname - 1);
 	longname[sizeof longname - 1] = '\0';
-	struct p9_fcall mk = {.type = P9_Tmkdir};
-	mk.tmkdir = (struct p9_tmkdir){.dfid = 0, .name = p9_cstr(longname), .mode = 0755};
+	struct p9_fcall mk = { .type = P9_Tmkdir };
+	mk.tmkdir = (struct p9_tmkdir){ .dfid = 0, .name = p9_cstr(longname), .mode = 0755 };
 	assert_int_equal(simple(&t, &mk), -ENAMETOOLONG);
 	tc_close(&t);
 }
@@ -797,20 +805,20 @@ static void test_flush_cancels(void **state)
 	(void)state;
 	struct tc t = session(P9_2000L); /* rules 15 and 16 */
 	open_slow(&t, 1);
-	struct p9_fcall rd = {.type = P9_Tread, .tag = 40};
-	rd.tread = (struct p9_tread){.fid = 1, .offset = 0, .count = 5};
+	struct p9_fcall rd = { .type = P9_Tread, .tag = 40 };
+	rd.tread = (struct p9_tread){ .fid = 1, .offset = 0, .count = 5 };
 	tc_send(&t, &rd);
 	usleep(20000);
 	/* rule 15: the same tag while it is in flight is refused */
 	struct p9_fcall rx;
-	struct p9_fcall dup = {.type = P9_Tclunk, .tag = 40, .tclunk = {.fid = 99}};
+	struct p9_fcall dup = { .type = P9_Tclunk, .tag = 40, .tclunk = { .fid = 99 } };
 	tc_send(&t, &dup);
 	tc_recv(&t, &rx);
 	assert_int_equal(rx.tag, 40);
 	assert_int_equal(rx.type, P9_Rlerror);
 	assert_int_equal(rx.rlerror.ecode, EBUSY);
 	/* flush it: the read is cancelled and only Rflush comes */
-	struct p9_fcall fl = {.type = P9_Tflush, .tag = 41, .tflush = {.oldtag = 40}};
+	struct p9_fcall fl = { .type = P9_Tflush, .tag = 41, .tflush = { .oldtag = 40 } };
 	tc_send(&t, &fl);
 	tc_recv(&t, &rx);
 	assert_int_equal(rx.type, P9_Rflush);
@@ -829,15 +837,15 @@ static void test_flush_after_reply(void **state)
 	(void)state;
 	struct tc t = session(P9_2000L); /* rule 16: the reply comes before Rflush */
 	open_slow(&t, 1);
-	struct p9_fcall rd = {.type = P9_Tread, .tag = 50};
-	rd.tread = (struct p9_tread){.fid = 1, .offset = 0, .count = 5};
+	struct p9_fcall rd = { .type = P9_Tread, .tag = 50 };
+	rd.tread = (struct p9_tread){ .fid = 1, .offset = 0, .count = 5 };
 	tc_send(&t, &rd);
 	usleep(20000);
 	pthread_mutex_lock(&slow_mu);
 	slow_release = true; /* the read finishes as the flush arrives */
 	pthread_cond_broadcast(&slow_cv);
 	pthread_mutex_unlock(&slow_mu);
-	struct p9_fcall fl = {.type = P9_Tflush, .tag = 51, .tflush = {.oldtag = 50}};
+	struct p9_fcall fl = { .type = P9_Tflush, .tag = 51, .tflush = { .oldtag = 50 } };
 	tc_send(&t, &fl);
 	struct p9_fcall rx;
 	tc_recv(&t, &rx);
@@ -860,8 +868,8 @@ static void test_disconnect_cancels(void **state)
 	for (int i = 0; i < 5; i++) {
 		struct tc t = session(P9_2000L);
 		open_slow(&t, 1);
-		struct p9_fcall rd = {.type = P9_Tread, .tag = 60};
-		rd.tread = (struct p9_tread){.fid = 1, .offset = 0, .count = 5};
+		struct p9_fcall rd = { .type = P9_Tread, .tag = 60 };
+		rd.tread = (struct p9_tread){ .fid = 1, .offset = 0, .count = 5 };
 		tc_send(&t, &rd);
 		tc_close(&t); /* hang up with the read waiting */
 	}
@@ -877,18 +885,18 @@ static void test_request_limit(void **state)
 	struct tc t = session(P9_2000L); /* max_requests is 8 here */
 	open_slow(&t, 1);
 	for (uint16_t tag = 100; tag < 108; tag++) {
-		struct p9_fcall rd = {.type = P9_Tread, .tag = tag};
-		rd.tread = (struct p9_tread){.fid = 1, .offset = 0, .count = 5};
+		struct p9_fcall rd = { .type = P9_Tread, .tag = tag };
+		rd.tread = (struct p9_tread){ .fid = 1, .offset = 0, .count = 5 };
 		tc_send(&t, &rd);
 	}
 	usleep(50000);
-	struct p9_fcall rx, rd = {.type = P9_Tread, .tag = 108};
-	rd.tread = (struct p9_tread){.fid = 1, .offset = 0, .count = 5};
+	struct p9_fcall rx, rd = { .type = P9_Tread, .tag = 108 };
+	rd.tread = (struct p9_tread){ .fid = 1, .offset = 0, .count = 5 };
 	rpc(&t, &rd, &rx);
 	assert_int_equal(rx.type, P9_Rlerror);
 	assert_int_equal(rx.rlerror.ecode, EAGAIN);
 	for (uint16_t tag = 100; tag < 108; tag++) {
-		struct p9_fcall fl = {.type = P9_Tflush, .tag = (uint16_t)(tag + 100)};
+		struct p9_fcall fl = { .type = P9_Tflush, .tag = (uint16_t)(tag + 100) };
 		fl.tflush.oldtag = tag;
 		tc_send(&t, &fl);
 		tc_recv(&t, &rx);
@@ -902,9 +910,13 @@ static void test_request_limit(void **state)
 static int tlock(struct tc *t, uint32_t fid, uint8_t type, uint64_t start, uint64_t len,
 		 uint32_t pid)
 {
-	struct p9_fcall tx = {.type = P9_Tlock, .tag = 70}, rx;
-	tx.tlock = (struct p9_tlock){.fid = fid, .type = type, .start = start, .length = len,
-				     .proc_id = pid, .client_id = p9_cstr("test")};
+	struct p9_fcall tx = { .type = P9_Tlock, .tag = 70 }, rx;
+	tx.tlock = (struct p9_tlock){ .fid = fid,
+				      .type = type,
+				      .start = start,
+				      .length = len,
+				      .proc_id = pid,
+				      .client_id = p9_cstr("test") };
 	rpc(t, &tx, &rx);
 	return rx.type == P9_Rlock ? rx.rlock.status : -rerr(t, &rx);
 }
@@ -920,9 +932,13 @@ static void test_locks(void **state)
 	assert_int_equal(tlock(&a, 1, P9_LOCK_TYPE_WRLCK, 0, 10, 1), P9_LOCK_SUCCESS);
 	assert_int_equal(tlock(&b, 1, P9_LOCK_TYPE_WRLCK, 5, 10, 2), P9_LOCK_BLOCKED);
 	assert_int_equal(tlock(&b, 1, P9_LOCK_TYPE_RDLCK, 10, 10, 2), P9_LOCK_SUCCESS);
-	struct p9_fcall gl = {.type = P9_Tgetlock, .tag = 71};
-	gl.tgetlock = (struct p9_getlock){.fid = 1, .type = P9_LOCK_TYPE_WRLCK, .start = 0,
-					  .length = 0, .proc_id = 2, .client_id = p9_cstr("test")};
+	struct p9_fcall gl = { .type = P9_Tgetlock, .tag = 71 };
+	gl.tgetlock = (struct p9_getlock){ .fid = 1,
+					   .type = P9_LOCK_TYPE_WRLCK,
+					   .start = 0,
+					   .length = 0,
+					   .proc_id = 2,
+					   .client_id = p9_cstr("test") };
 	rpc(&b, &gl, &rx);
 	expect(&b, &rx, P9_Rgetlock);
 	assert_int_equal(rx.rgetlock.type, P9_LOCK_TYPE_WRLCK);
@@ -950,15 +966,15 @@ static void test_xattrs(void **state)
 	struct p9_fcall rx;
 	lcreate(&t, 0, 1, "xf");
 	assert_int_equal(walk(&t, 0, 2, &rx, "xf", NULL), P9_Rwalk);
-	struct p9_fcall xc = {.type = P9_Txattrcreate};
-	xc.txattrcreate = (struct p9_txattrcreate){.fid = 2, .name = p9_cstr("user.color"),
-						   .attr_size = 4};
+	struct p9_fcall xc = { .type = P9_Txattrcreate };
+	xc.txattrcreate =
+		(struct p9_txattrcreate){ .fid = 2, .name = p9_cstr("user.color"), .attr_size = 4 };
 	assert_int_equal(simple(&t, &xc), 0);
 	assert_int_equal(pwrite9(&t, 2, 0, "blue", 4), 4);
 	assert_int_equal(clunk(&t, 2), 0);
-	struct p9_fcall xw = {.type = P9_Txattrwalk, .tag = 9};
-	xw.txattrwalk = (struct p9_txattrwalk){.fid = 1, .newfid = 3,
-					       .name = p9_cstr("user.color")};
+	struct p9_fcall xw = { .type = P9_Txattrwalk, .tag = 9 };
+	xw.txattrwalk =
+		(struct p9_txattrwalk){ .fid = 1, .newfid = 3, .name = p9_cstr("user.color") };
 	rpc(&t, &xw, &rx);
 	expect(&t, &rx, P9_Rxattrwalk);
 	assert_int_equal(rx.rxattrwalk.size, 4);
@@ -986,40 +1002,44 @@ static void test_links_and_renames(void **state)
 	struct p9_fcall rx;
 	lcreate(&t, 0, 1, "orig");
 	assert_int_equal(pwrite9(&t, 1, 0, "data", 4), 4);
-	struct p9_fcall sl = {.type = P9_Tsymlink};
-	sl.tsymlink = (struct p9_tsymlink){.fid = 0, .name = p9_cstr("sym"),
-					   .symtgt = p9_cstr("orig")};
+	struct p9_fcall sl = { .type = P9_Tsymlink };
+	sl.tsymlink =
+		(struct p9_tsymlink){ .fid = 0, .name = p9_cstr("sym"), .symtgt = p9_cstr("orig") };
 	assert_int_equal(simple(&t, &sl), 0);
 	assert_int_equal(walk(&t, 0, 2, &rx, "sym", NULL), P9_Rwalk);
 	assert_int_equal(rx.rwalk.wqid[0].type, P9_QTSYMLINK);
-	struct p9_fcall rl = {.type = P9_Treadlink, .tag = 9, .treadlink = {.fid = 2}};
+	struct p9_fcall rl = { .type = P9_Treadlink, .tag = 9, .treadlink = { .fid = 2 } };
 	rpc(&t, &rl, &rx);
 	expect(&t, &rx, P9_Rreadlink);
 	assert_int_equal(rx.rreadlink.target.len, 4);
 	assert_memory_equal(rx.rreadlink.target.s, "orig", 4);
-	struct p9_fcall ln = {.type = P9_Tlink};
-	ln.tlink = (struct p9_tlink){.dfid = 0, .fid = 1, .name = p9_cstr("hard")};
+	struct p9_fcall ln = { .type = P9_Tlink };
+	ln.tlink = (struct p9_tlink){ .dfid = 0, .fid = 1, .name = p9_cstr("hard") };
 	assert_int_equal(simple(&t, &ln), 0);
 	struct p9_rgetattr ga;
 	assert_int_equal(getattr(&t, 1, &ga), 0);
 	assert_int_equal(ga.nlink, 2);
-	struct p9_fcall rn = {.type = P9_Trenameat};
-	rn.trenameat = (struct p9_trenameat){.olddirfid = 0, .oldname = p9_cstr("hard"),
-					     .newdirfid = 0, .newname = p9_cstr("moved")};
+	struct p9_fcall rn = { .type = P9_Trenameat };
+	rn.trenameat = (struct p9_trenameat){ .olddirfid = 0,
+					      .oldname = p9_cstr("hard"),
+					      .newdirfid = 0,
+					      .newname = p9_cstr("moved") };
 	assert_int_equal(simple(&t, &rn), 0);
 	assert_int_equal(walk(&t, 0, 3, &rx, "moved", NULL), P9_Rwalk);
 	/* Trename moves the name a fid was walked to, and the fid follows */
-	struct p9_fcall tr = {.type = P9_Trename};
-	tr.trename = (struct p9_trename){.fid = 3, .dfid = 0, .name = p9_cstr("again")};
+	struct p9_fcall tr = { .type = P9_Trename };
+	tr.trename = (struct p9_trename){ .fid = 3, .dfid = 0, .name = p9_cstr("again") };
 	assert_int_equal(simple(&t, &tr), 0);
-	struct p9_fcall rm = {.type = P9_Tremove, .tremove = {.fid = 3}};
+	struct p9_fcall rm = { .type = P9_Tremove, .tremove = { .fid = 3 } };
 	assert_int_equal(simple(&t, &rm), 0);
 	assert_int_equal(walk(&t, 0, 4, &rx, "again", NULL), P9_Rlerror);
 	assert_int_equal(getattr(&t, 1, &ga), 0);
 	assert_int_equal(ga.nlink, 1);
 	/* renames across mounts are EXDEV */
-	rn.trenameat = (struct p9_trenameat){.olddirfid = 0, .oldname = p9_cstr("orig"),
-					     .newdirfid = 0, .newname = p9_cstr("sub")};
+	rn.trenameat = (struct p9_trenameat){ .olddirfid = 0,
+					      .oldname = p9_cstr("orig"),
+					      .newdirfid = 0,
+					      .newname = p9_cstr("sub") };
 	assert_int_equal(walk(&t, 0, 5, &rx, "sub", NULL), P9_Rwalk);
 	rn.trenameat.newdirfid = 5;
 	rn.trenameat.newname = p9_cstr("x");
@@ -1040,21 +1060,22 @@ static void test_9p2000_flow(void **state)
 		struct p9_fcall rx;
 		const char *name = d == P9_2000 ? "plain" : "dotu";
 		assert_int_equal(walk(&t, 0, 1, &rx, NULL), P9_Rwalk);
-		struct p9_fcall cr = {.type = P9_Tcreate, .tag = 3};
-		cr.tcreate = (struct p9_tcreate){.fid = 1, .name = p9_cstr(name), .perm = 0644,
-						 .mode = P9_ORDWR};
+		struct p9_fcall cr = { .type = P9_Tcreate, .tag = 3 };
+		cr.tcreate = (struct p9_tcreate){
+			.fid = 1, .name = p9_cstr(name), .perm = 0644, .mode = P9_ORDWR
+		};
 		rpc(&t, &cr, &rx);
 		expect(&t, &rx, P9_Rcreate);
 		assert_int_equal(rx.rcreate.iounit, 0);
 		assert_int_equal(pwrite9(&t, 1, 0, "hello", 5), 5);
-		struct p9_fcall st = {.type = P9_Tstat, .tag = 4, .tstat = {.fid = 1}};
+		struct p9_fcall st = { .type = P9_Tstat, .tag = 4, .tstat = { .fid = 1 } };
 		rpc(&t, &st, &rx);
 		expect(&t, &rx, P9_Rstat);
 		assert_int_equal(rx.rstat.stat.length, 5);
 		assert_int_equal(rx.rstat.stat.name.len, strlen(name));
 		assert_int_equal(rx.rstat.stat.mode & 0777, 0644);
 		/* Twstat: rename and truncate, the rest "don't touch" */
-		struct p9_fcall ws = {.type = P9_Twstat};
+		struct p9_fcall ws = { .type = P9_Twstat };
 		ws.twstat.fid = 1;
 		memset(&ws.twstat.stat, 0xff, sizeof ws.twstat.stat);
 		ws.twstat.stat.name = p9_cstr(d == P9_2000 ? "plain2" : "dotu2");
@@ -1068,14 +1089,16 @@ static void test_9p2000_flow(void **state)
 		assert_int_equal(clunk(&t, 1), 0);
 		/* the directory read sees it, as stat records */
 		assert_int_equal(walk(&t, 0, 2, &rx, NULL), P9_Rwalk);
-		struct p9_fcall op = {.type = P9_Topen, .tag = 5, .topen = {.fid = 2, .mode = P9_OREAD}};
+		struct p9_fcall op = { .type = P9_Topen,
+				       .tag = 5,
+				       .topen = { .fid = 2, .mode = P9_OREAD } };
 		rpc(&t, &op, &rx);
 		expect(&t, &rx, P9_Ropen);
 		uint64_t off = 0;
 		bool found = false;
 		for (;;) {
-			struct p9_fcall rd = {.type = P9_Tread, .tag = 6};
-			rd.tread = (struct p9_tread){.fid = 2, .offset = off, .count = 300};
+			struct p9_fcall rd = { .type = P9_Tread, .tag = 6 };
+			rd.tread = (struct p9_tread){ .fid = 2, .offset = off, .count = 300 };
 			rpc(&t, &rd, &rx);
 			expect(&t, &rx, P9_Rread);
 			if (rx.rread.count == 0)
@@ -1091,15 +1114,15 @@ static void test_9p2000_flow(void **state)
 		}
 		assert_true(found);
 		/* a directory read at an offset that is not where it stopped */
-		struct p9_fcall rd = {.type = P9_Tread, .tag = 6};
-		rd.tread = (struct p9_tread){.fid = 2, .offset = 3, .count = 300};
+		struct p9_fcall rd = { .type = P9_Tread, .tag = 6 };
+		rd.tread = (struct p9_tread){ .fid = 2, .offset = 3, .count = 300 };
 		rpc(&t, &rd, &rx);
 		assert_int_equal(rx.type, P9_Rerror);
 		assert_int_equal(clunk(&t, 2), 0);
 		/* Tremove */
 		assert_int_equal(walk(&t, 0, 3, &rx, d == P9_2000 ? "plain2" : "dotu2", NULL),
 				 P9_Rwalk);
-		struct p9_fcall rm = {.type = P9_Tremove, .tremove = {.fid = 3}};
+		struct p9_fcall rm = { .type = P9_Tremove, .tremove = { .fid = 3 } };
 		assert_int_equal(simple(&t, &rm), 0);
 		/* errors: 9P2000.u carries the errno too */
 		assert_int_equal(walk(&t, 0, 4, &rx, "nothing", NULL), P9_Rerror);
@@ -1117,13 +1140,15 @@ static void test_9p2000u_special(void **state)
 	struct tc t = session(P9_2000U);
 	struct p9_fcall rx;
 	assert_int_equal(walk(&t, 0, 1, &rx, NULL), P9_Rwalk);
-	struct p9_fcall cr = {.type = P9_Tcreate, .tag = 3};
-	cr.tcreate = (struct p9_tcreate){.fid = 1, .name = p9_cstr("ulink"),
-					 .perm = P9_DMSYMLINK | 0777, .mode = P9_OREAD,
-					 .extension = p9_cstr("target/path")};
+	struct p9_fcall cr = { .type = P9_Tcreate, .tag = 3 };
+	cr.tcreate = (struct p9_tcreate){ .fid = 1,
+					  .name = p9_cstr("ulink"),
+					  .perm = P9_DMSYMLINK | 0777,
+					  .mode = P9_OREAD,
+					  .extension = p9_cstr("target/path") };
 	rpc(&t, &cr, &rx);
 	expect(&t, &rx, P9_Rcreate);
-	struct p9_fcall st = {.type = P9_Tstat, .tag = 4, .tstat = {.fid = 1}};
+	struct p9_fcall st = { .type = P9_Tstat, .tag = 4, .tstat = { .fid = 1 } };
 	rpc(&t, &st, &rx);
 	expect(&t, &rx, P9_Rstat);
 	assert_true(rx.rstat.stat.mode & P9_DMSYMLINK);
@@ -1132,9 +1157,11 @@ static void test_9p2000u_special(void **state)
 	assert_int_equal(clunk(&t, 1), 0);
 	/* mkdir through Tcreate */
 	assert_int_equal(walk(&t, 0, 2, &rx, NULL), P9_Rwalk);
-	cr.tcreate = (struct p9_tcreate){.fid = 2, .name = p9_cstr("udir"),
-					 .perm = P9_DMDIR | 0755, .mode = P9_OREAD,
-					 .extension = p9_cstr("")};
+	cr.tcreate = (struct p9_tcreate){ .fid = 2,
+					  .name = p9_cstr("udir"),
+					  .perm = P9_DMDIR | 0755,
+					  .mode = P9_OREAD,
+					  .extension = p9_cstr("") };
 	rpc(&t, &cr, &rx);
 	expect(&t, &rx, P9_Rcreate);
 	assert_int_equal(rx.rcreate.qid.type, P9_QTDIR);

@@ -1957,9 +1957,26 @@ static void write_seed(const char *dir, const char *fuzzer, const char *name, ui
 
 static void write_corpus(const char *dir)
 {
+	/* One seed per dialect holding every T-message of that dialect, for the
+	 * door fuzzer, which reads a stream of requests. */
+	for (int d = P9_2000; d <= P9_2000L; d++) {
+		uint8_t all[65536];
+		size_t len = 0;
+		for (size_t i = 0; i < ARRAY_SIZE(golden); i++)
+			if (golden[i].d == (enum p9_dialect)d && p9_is_tmsg(golden[i].f.type) &&
+			    len + golden[i].len <= sizeof all) {
+				memcpy(all + len, golden[i].buf, golden[i].len);
+				len += golden[i].len;
+			}
+		write_seed(dir, "fuzz_9p_door", p9_dialect_name((enum p9_dialect)d), (uint8_t)d,
+			   true, all, len);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(golden); i++) {
 		const struct golden *g = &golden[i];
 		write_seed(dir, "fuzz_9p_unpack", g->name, (uint8_t)g->d, true, g->buf, g->len);
+		if (p9_is_tmsg(g->f.type))
+			write_seed(dir, "fuzz_9p_door", g->name, (uint8_t)g->d, true, g->buf,
+				   g->len);
 		/* Rstat: size[4] type[1] tag[2] nstat[2] stat; Twstat has fid[4] more. */
 		size_t stat_at = g->f.type == P9_Rstat ? 9 : g->f.type == P9_Twstat ? 13 : 0;
 		if (stat_at && g->len > stat_at)

@@ -34,8 +34,13 @@ struct verb {
 
 static char type_char(mode_t m)
 {
-	return S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : S_ISCHR(m) ? 'c' : S_ISBLK(m) ? 'b'
-	       : S_ISFIFO(m) ? 'p' : S_ISSOCK(m) ? 's' : '-';
+	return S_ISDIR(m)    ? 'd'
+	       : S_ISLNK(m)  ? 'l'
+	       : S_ISCHR(m)  ? 'c'
+	       : S_ISBLK(m)  ? 'b'
+	       : S_ISFIFO(m) ? 'p'
+	       : S_ISSOCK(m) ? 's'
+			     : '-';
 }
 
 static void mode_string(mode_t m, char out[11])
@@ -410,9 +415,9 @@ static int v_rm(struct boxfs_client *c, const char *verb, int argc, char **argv,
 		struct stat st;
 		int r = boxfs_lstat(c, argv[i], &st);
 		if (r == 0)
-			r = rflag ? rm_tree(c, argv[i])
+			r = rflag		  ? rm_tree(c, argv[i])
 			    : S_ISDIR(st.st_mode) ? -EISDIR
-						   : boxfs_unlink(c, argv[i]);
+						  : boxfs_unlink(c, argv[i]);
 		if (r < 0) {
 			warnx_(verb, "%s: %s", argv[i], strerror(-r));
 			status = 1;
@@ -444,21 +449,21 @@ static int v_ln(struct boxfs_client *c, const char *verb, int argc, char **argv,
 }
 
 static const struct verb verbs[] = {
-	{"ls", "[-l] [PATH...]", "l", "list directories (the root by default)", v_ls, 0},
-	{"stat", "PATH...", "", "print the attributes of each path", v_stat, 1},
-	{"cat", "PATH...", "", "print files", v_cat, 1},
-	{"write", "PATH", "", "replace PATH's content with standard input", v_write, 1},
-	{"append", "PATH", "", "append standard input to PATH", v_append, 1},
-	{"xwrite", "PATH DATA...", "", "write DATA (words joined by spaces) to PATH", v_xwrite,
-	 2},
-	{"create", "PATH...", "", "create empty files (existing ones are left alone)", v_create,
-	 1},
-	{"mkdir", "[-p] PATH...", "p", "make directories (-p: with parents, no error if there)",
-	 v_mkdir, 1},
-	{"rm", "[-r] PATH...", "r", "remove files (-r: and directories, recursively)", v_rm, 1},
-	{"mv", "OLD NEW", "", "rename OLD to NEW", v_mv, 2},
-	{"ln", "[-s] TARGET NAME", "s", "make NAME a hard link to TARGET (-s: a symbolic link)",
-	 v_ln, 2},
+	{ "ls", "[-l] [PATH...]", "l", "list directories (the root by default)", v_ls, 0 },
+	{ "stat", "PATH...", "", "print the attributes of each path", v_stat, 1 },
+	{ "cat", "PATH...", "", "print files", v_cat, 1 },
+	{ "write", "PATH", "", "replace PATH's content with standard input", v_write, 1 },
+	{ "append", "PATH", "", "append standard input to PATH", v_append, 1 },
+	{ "xwrite", "PATH DATA...", "", "write DATA (words joined by spaces) to PATH", v_xwrite,
+	  2 },
+	{ "create", "PATH...", "", "create empty files (existing ones are left alone)", v_create,
+	  1 },
+	{ "mkdir", "[-p] PATH...", "p", "make directories (-p: with parents, no error if there)",
+	  v_mkdir, 1 },
+	{ "rm", "[-r] PATH...", "r", "remove files (-r: and directories, recursively)", v_rm, 1 },
+	{ "mv", "OLD NEW", "", "rename OLD to NEW", v_mv, 2 },
+	{ "ln", "[-s] TARGET NAME", "s", "make NAME a hard link to TARGET (-s: a symbolic link)",
+	  v_ln, 2 },
 };
 
 static void verb_usage(FILE *out, const struct verb *v)
@@ -485,11 +490,11 @@ int cmd_client(int argc, char **argv)
 		warnx_(argv[0], "unknown verb (see boxfs --help)");
 		return 2;
 	}
-	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	static const struct option longopts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 	char optstr[32];
 	snprintf(optstr, sizeof optstr, "+a:D:A:h%s", v->flags);
 	const char *addr = getenv("BOXFS_ADDRESS");
-	struct boxfs_opts o = {0};
+	struct boxfs_opts o = { 0 };
 	bool flag = false;
 	int ch;
 	while ((ch = getopt_long(argc, argv, optstr, longopts, NULL)) != -1) {

@@ -16,26 +16,26 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: boxfs VERB [OPTIONS] [ARGS]\n"
-		"\n"
-		"Serving:\n"
-		"  serve       serve a RAM tree (and more) over 9P\n"
-		"\n"
-		"Client verbs (server address from -a ADDR, $BOXFS_ADDRESS, or the default socket):\n"
-		"  ls [-l] [PATH...]     list directories\n"
-		"  stat PATH...          show attributes\n"
-		"  cat PATH...           print files\n"
-		"  write PATH            replace a file with standard input\n"
-		"  append PATH           append standard input to a file\n"
-		"  xwrite PATH DATA...   write DATA (joined by spaces) to a file\n"
-		"  create PATH...        create empty files\n"
-		"  mkdir [-p] PATH...    make directories\n"
-		"  rm [-r] PATH...       remove files (and directories with -r)\n"
-		"  mv OLD NEW            rename\n"
-		"  ln [-s] TARGET NAME   make a hard (or symbolic) link\n"
-		"\n"
-		"`boxfs VERB --help` tells more; see boxfs(1).\n");
+	fprintf(out, "usage: boxfs VERB [OPTIONS] [ARGS]\n"
+		     "\n"
+		     "Serving:\n"
+		     "  serve       serve a RAM tree (and more) over 9P\n"
+		     "\n"
+		     "Client verbs (server address from -a ADDR, $BOXFS_ADDRESS, or the default "
+		     "socket):\n"
+		     "  ls [-l] [PATH...]     list directories\n"
+		     "  stat PATH...          show attributes\n"
+		     "  cat PATH...           print files\n"
+		     "  write PATH            replace a file with standard input\n"
+		     "  append PATH           append standard input to a file\n"
+		     "  xwrite PATH DATA...   write DATA (joined by spaces) to a file\n"
+		     "  create PATH...        create empty files\n"
+		     "  mkdir [-p] PATH...    make directories\n"
+		     "  rm [-r] PATH...       remove files (and directories with -r)\n"
+		     "  mv OLD NEW            rename\n"
+		     "  ln [-s] TARGET NAME   make a hard (or symbolic) link\n"
+		     "\n"
+		     "`boxfs VERB --help` tells more; see boxfs(1).\n");
 }
 
 void warnx_(const char *verb, const char *fmt, ...)

@@ -46,19 +46,19 @@ static void serve_usage(FILE *out)
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"debug", no_argument, NULL, 'd'},
-		{"max-bytes", required_argument, NULL, 'B'},
-		{"msize", required_argument, NULL, 'm'},
-		{"max-conns", required_argument, NULL, 'C'},
-		{"max-requests", required_argument, NULL, 'R'},
-		{"workers", required_argument, NULL, 'W'},
-		{"no-trust-uname", no_argument, NULL, 'T'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{ "listen", required_argument, NULL, 'l' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "max-bytes", required_argument, NULL, 'B' },
+		{ "msize", required_argument, NULL, 'm' },
+		{ "max-conns", required_argument, NULL, 'C' },
+		{ "max-requests", required_argument, NULL, 'R' },
+		{ "workers", required_argument, NULL, 'W' },
+		{ "no-trust-uname", no_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
-	struct boxfs_server_opts so = {.trust_uname = true};
-	struct boxfs_ramfs_opts ro = {0};
+	struct boxfs_server_opts so = { .trust_uname = true };
+	struct boxfs_ramfs_opts ro = { 0 };
 	const char *listen[32];
 	unsigned nlisten = 0;
 	int c;
@@ -140,7 +140,8 @@ int cmd_serve(int argc, char **argv)
 		const char *door = "9p", *addr = listen[i];
 		const char *eq = strchr(addr, '=');
 		char dname[16];
-		if (eq && (size_t)(eq - addr) < sizeof dname && !memchr(addr, '!', (size_t)(eq - addr))) {
+		if (eq && (size_t)(eq - addr) < sizeof dname &&
+		    !memchr(addr, '!', (size_t)(eq - addr))) {
 			memcpy(dname, addr, (size_t)(eq - addr));
 			dname[eq - addr] = '\0';
 			door = dname;
@@ -148,9 +149,8 @@ int cmd_serve(int argc, char **argv)
 		}
 		r = boxfs_server_listen(srv, door, addr);
 		if (r < 0) {
-			warnx_("serve", "cannot listen on %s%s%s: %s", r == -EINVAL ? "" : "",
-			       addr, r == -EINVAL ? " (bad address or unknown door)" : "",
-			       strerror(-r));
+			warnx_("serve", "cannot listen on %s%s%s: %s", r == -EINVAL ? "" : "", addr,
+			       r == -EINVAL ? " (bad address or unknown door)" : "", strerror(-r));
 			boxfs_server_free(srv);
 			return 1;
 		}
@@ -159,7 +159,7 @@ int cmd_serve(int argc, char **argv)
 		printf("boxfs: serving 9p on %s\n", boxfs_server_address(srv, i));
 	fflush(stdout);
 
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	running = srv;
 	sigaction(SIGINT, &sa, NULL);

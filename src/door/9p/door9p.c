@@ -132,7 +132,7 @@ struct fid *p9_fid_new(struct p9conn *pc, uint32_t num, const struct p9user *use
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_mutex_lock(&pc->mu);
 	int r = num == P9_NOFID || bx_intmap_get(&pc->fids, num) ? -EBADF
-								    : bx_intmap_put(&pc->fids, num, f);
+								 : bx_intmap_put(&pc->fids, num, f);
 	pthread_mutex_unlock(&pc->mu);
 	if (r < 0) {
 		atomic_store(&f->ref, 1);
@@ -167,7 +167,7 @@ void p9_fid_set_origin(struct fid *f, struct bx_vnode *parent, const char *name)
 
 struct p9_qid p9_qid_of(struct p9conn *pc, struct bx_vnode *v, const struct boxfs_attr *a)
 {
-	struct p9_qid q = {.version = (uint32_t)a->version ? (uint32_t)a->version : 1};
+	struct p9_qid q = { .version = (uint32_t)a->version ? (uint32_t)a->version : 1 };
 	if (S_ISDIR(a->mode))
 		q.type = P9_QTDIR;
 	else if (S_ISLNK(a->mode))
@@ -212,7 +212,7 @@ void p9_act_as(struct req *r, const struct fid *f)
 
 static void send_error(struct req *r, int err)
 {
-	struct p9_fcall e = {.tag = r->in.tag};
+	struct p9_fcall e = { .tag = r->in.tag };
 	err = -err;
 	if (r->pc->d == P9_2000L && r->pc->versioned) {
 		e.type = P9_Rlerror;
@@ -252,7 +252,7 @@ static void send_reply(struct req *r, int rc)
 
 static void send_rflush(struct p9conn *pc, uint16_t tag)
 {
-	struct p9_fcall f = {.type = P9_Rflush, .tag = tag};
+	struct p9_fcall f = { .type = P9_Rflush, .tag = tag };
 	uint8_t buf[P9_HDRSZ];
 	if (p9_pack(buf, sizeof buf, &f, pc->d) == P9_HDRSZ) {
 		trace(pc, "<-", &f);
@@ -338,8 +338,8 @@ static int h_version(struct req *r)
 	p9_reset(pc);
 	enum p9_dialect d;
 	bool known = p9_version_parse(t->version, &d) == 0;
-	uint32_t msize = t->msize < pc->conn->srv->opts.max_msize ? t->msize
-								   : pc->conn->srv->opts.max_msize;
+	uint32_t msize =
+		t->msize < pc->conn->srv->opts.max_msize ? t->msize : pc->conn->srv->opts.max_msize;
 	pthread_mutex_lock(&pc->mu);
 	pc->versioned = known;
 	if (known)
@@ -575,8 +575,9 @@ static int h_read(struct req *r)
 	else if (f->kind != FID_FILE || !can_read(f))
 		n = -EBADF;
 	else if (S_ISDIR(f->v->mode))
-		n = pc->d == P9_2000L ? -EISDIR
-				      : p9_dirread(r, f, t->offset, count, r->obuf + P9_RREAD_HDRSZ);
+		n = pc->d == P9_2000L
+			    ? -EISDIR
+			    : p9_dirread(r, f, t->offset, count, r->obuf + P9_RREAD_HDRSZ);
 	else
 		n = bx_fs_read(&r->call, f->v, f->fh, r->obuf + P9_RREAD_HDRSZ, count, t->offset);
 	p9_fid_put(&f);
@@ -684,7 +685,7 @@ static void find_other_open(uint64_t num, void *val, void *arg)
 
 bool p9_other_open(struct p9conn *pc, const struct fid *f)
 {
-	struct other_open o = {.f = f};
+	struct other_open o = { .f = f };
 	pthread_mutex_lock(&pc->mu);
 	bx_intmap_each(&pc->fids, find_other_open, &o);
 	pthread_mutex_unlock(&pc->mu);
@@ -796,12 +797,12 @@ static void run_on_pool(void *arg)
 	bx_conn_put(&c);
 }
 
-static const struct boxfs_cred nobody = {.uid = 65534, .gid = 65534};
+static const struct boxfs_cred nobody = { .uid = 65534, .gid = 65534 };
 
 static void door_frame(struct bx_conn *c, const uint8_t *frame, size_t len)
 {
 	struct p9conn *pc = c->door_state;
-	struct req local = {.conn = c, .pc = pc};
+	struct req local = { .conn = c, .pc = pc };
 	struct req *r = &local;
 	enum p9_dialect d = pc->versioned ? pc->d : P9_2000L;
 	int rc = p9_unpack(&r->in, frame, len, d);

@@ -43,7 +43,7 @@ struct fid {
 	pthread_mutex_t mu;
 	enum fid_kind kind;
 	bool open;
-	int oflags; /* Linux open flags it was opened with */
+	int oflags;  /* Linux open flags it was opened with */
 	bool rclose; /* 9P2000 ORCLOSE: remove on clunk */
 	void *fh;
 	uint64_t dir_offset; /* 9P2000 directory reads: the offset that continues, */

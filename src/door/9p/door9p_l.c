@@ -23,10 +23,10 @@ static int dotl_flags(uint32_t l)
 		uint32_t dotl;
 		int host;
 	} map[] = {
-		{000000100, O_CREAT},	  {000000200, O_EXCL},	     {000001000, O_TRUNC},
-		{000002000, O_APPEND},	  {000010000, O_DSYNC},	     {000040000, O_DIRECT},
-		{000200000, O_DIRECTORY}, {000400000, O_NOFOLLOW},   {001000000, O_NOATIME},
-		{004000000, O_SYNC},
+		{ 000000100, O_CREAT },	    { 000000200, O_EXCL },     { 000001000, O_TRUNC },
+		{ 000002000, O_APPEND },    { 000010000, O_DSYNC },    { 000040000, O_DIRECT },
+		{ 000200000, O_DIRECTORY }, { 000400000, O_NOFOLLOW }, { 001000000, O_NOATIME },
+		{ 004000000, O_SYNC },
 	};
 	int flags = (int)(l & 3) == 3 ? O_RDWR : (int)(l & 3);
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -152,10 +152,9 @@ static int h_lcreate(struct req *r)
 }
 
 /* Tsymlink, Tmknod, Tmkdir: a new node in a directory, answered by its qid. */
-static int make_node(struct req *r, uint32_t dfid, struct p9_str wname, uint32_t gid,
-		     uint8_t rtype, int (*make)(struct req *r, struct bx_vnode *dir,
-						const char *name, struct bx_vnode **out,
-						struct boxfs_attr *a))
+static int make_node(struct req *r, uint32_t dfid, struct p9_str wname, uint32_t gid, uint8_t rtype,
+		     int (*make)(struct req *r, struct bx_vnode *dir, const char *name,
+				 struct bx_vnode **out, struct boxfs_attr *a))
 {
 	char name[256];
 	int rc = p9_name(wname, name, false);
@@ -195,8 +194,8 @@ static int h_symlink(struct req *r)
 	return make_node(r, t->fid, t->name, t->gid, P9_Rsymlink, make_symlink);
 }
 
-static int make_mknod(struct req *r, struct bx_vnode *dir, const char *name,
-		      struct bx_vnode **out, struct boxfs_attr *a)
+static int make_mknod(struct req *r, struct bx_vnode *dir, const char *name, struct bx_vnode **out,
+		      struct boxfs_attr *a)
 {
 	const struct p9_tmknod *t = &r->in.tmknod;
 	if (S_ISDIR(t->mode) || S_ISLNK(t->mode))
@@ -263,7 +262,7 @@ static int h_readlink(struct req *r)
 	if ((size_t)n >= sizeof target)
 		return -ENAMETOOLONG;
 	r->out.type = P9_Rreadlink;
-	r->out.rreadlink.target = (struct p9_str){.s = target, .len = (uint16_t)n};
+	r->out.rreadlink.target = (struct p9_str){ .s = target, .len = (uint16_t)n };
 	return p9_pack_now(r);
 }
 
@@ -322,15 +321,15 @@ static int h_setattr(struct req *r)
 		.uid = t->uid,
 		.gid = t->gid,
 		.size = t->size,
-		.atime = {(time_t)t->atime_sec, (long)t->atime_nsec},
-		.mtime = {(time_t)t->mtime_sec, (long)t->mtime_nsec},
+		.atime = { (time_t)t->atime_sec, (long)t->atime_nsec },
+		.mtime = { (time_t)t->mtime_sec, (long)t->mtime_nsec },
 	};
 	static const struct {
 		uint32_t p9, bx;
 	} map[] = {
-		{P9_SETATTR_MODE, BOXFS_SET_MODE}, {P9_SETATTR_UID, BOXFS_SET_UID},
-		{P9_SETATTR_GID, BOXFS_SET_GID},   {P9_SETATTR_SIZE, BOXFS_SET_SIZE},
-		{P9_SETATTR_CTIME, BOXFS_SET_CTIME},
+		{ P9_SETATTR_MODE, BOXFS_SET_MODE },   { P9_SETATTR_UID, BOXFS_SET_UID },
+		{ P9_SETATTR_GID, BOXFS_SET_GID },     { P9_SETATTR_SIZE, BOXFS_SET_SIZE },
+		{ P9_SETATTR_CTIME, BOXFS_SET_CTIME },
 	};
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
 		if (t->valid & map[i].p9)
@@ -341,8 +340,8 @@ static int h_setattr(struct req *r)
 		sa.valid |= t->valid & P9_SETATTR_MTIME_SET ? BOXFS_SET_MTIME : BOXFS_SET_MTIME_NOW;
 	struct boxfs_attr a;
 	int rc = f->kind != FID_FILE ? -EBADF
-		 : sa.valid	     ? bx_fs_setattr(&r->call, f->v, f->open ? f->fh : NULL, &sa, &a)
-				     : 0;
+		 : sa.valid ? bx_fs_setattr(&r->call, f->v, f->open ? f->fh : NULL, &sa, &a)
+			    : 0;
 	p9_fid_put(&f);
 	r->out.type = P9_Rsetattr;
 	return rc;
@@ -361,8 +360,8 @@ static int h_xattrwalk(struct req *r)
 		return -EBADF;
 	uint8_t *buf = NULL;
 	ssize_t n = f->kind != FID_FILE ? -EBADF
-		    : name[0]	       ? bx_fs_getxattr(&r->call, f->v, name, NULL, 0)
-				       : bx_fs_listxattr(&r->call, f->v, NULL, 0);
+		    : name[0]		? bx_fs_getxattr(&r->call, f->v, name, NULL, 0)
+					: bx_fs_listxattr(&r->call, f->v, NULL, 0);
 	if (n > XATTR_MAX)
 		n = -E2BIG;
 	if (n >= 0 && !(buf = malloc(n ? (size_t)n : 1)))
@@ -437,7 +436,7 @@ static int fill_dirent(void *ctx, const char *name, uint64_t ino, uint32_t dtype
 	struct direntfill *df = ctx;
 	struct bx_ns *ns = df->r->pc->conn->srv->ns;
 	struct p9_dirent de = {
-		.qid = {.type = dtype_qtype(dtype), .version = 1},
+		.qid = { .type = dtype_qtype(dtype), .version = 1 },
 		.offset = next,
 		.type = (uint8_t)dtype,
 		.name = p9_cstr(name),
@@ -467,7 +466,7 @@ static int fill_shifted(void *ctx, const char *name, uint64_t ino, uint32_t dtyp
 /* "." and ".." for a listing that starts at offset (0 or 1). */
 static int fill_dots(struct req *r, struct direntfill *df, uint64_t offset)
 {
-	static const char *const names[] = {".", ".."};
+	static const char *const names[] = { ".", ".." };
 	for (uint64_t i = offset; i < DOTS; i++) {
 		struct bx_vnode *v;
 		struct boxfs_attr a;
@@ -533,7 +532,7 @@ static int h_fsync(struct req *r)
 
 static short lock_type(uint8_t t)
 {
-	return t == P9_LOCK_TYPE_RDLCK ? F_RDLCK
+	return t == P9_LOCK_TYPE_RDLCK	 ? F_RDLCK
 	       : t == P9_LOCK_TYPE_WRLCK ? F_WRLCK
 	       : t == P9_LOCK_TYPE_UNLCK ? F_UNLCK
 					 : -1;
@@ -541,7 +540,7 @@ static short lock_type(uint8_t t)
 
 static uint8_t p9_lock_type(short t)
 {
-	return t == F_RDLCK ? P9_LOCK_TYPE_RDLCK
+	return t == F_RDLCK   ? P9_LOCK_TYPE_RDLCK
 	       : t == F_WRLCK ? P9_LOCK_TYPE_WRLCK
 			      : P9_LOCK_TYPE_UNLCK;
 }
@@ -554,9 +553,11 @@ static int do_lock(struct req *r, struct fid *f, int cmd, struct bx_lock_range *
 	if (f->kind != FID_FILE || !f->open)
 		return -EBADF;
 	if (f->v->mnt->fs->flags & BOXFS_FS_OWN_LOCKS) {
-		struct boxfs_lock bl = {.type = lk->type, .start = lk->start,
-					.length = lk->length, .proc_id = lk->proc_id,
-					.owner = r->pc};
+		struct boxfs_lock bl = { .type = lk->type,
+					 .start = lk->start,
+					 .length = lk->length,
+					 .proc_id = lk->proc_id,
+					 .owner = r->pc };
 		int rc = bx_fs_lock(&r->call, f->v, f->fh, cmd, &bl);
 		lk->type = bl.type;
 		lk->start = bl.start;
@@ -564,8 +565,10 @@ static int do_lock(struct req *r, struct fid *f, int cmd, struct bx_lock_range *
 		lk->proc_id = bl.proc_id;
 		return rc;
 	}
-	struct bx_lock_owner o = {.session = r->pc, .proc_id = lk->proc_id,
-				  .client_id = client_id.s, .client_id_len = client_id.len};
+	struct bx_lock_owner o = { .session = r->pc,
+				   .proc_id = lk->proc_id,
+				   .client_id = client_id.s,
+				   .client_id_len = client_id.len };
 	struct bx_locks *lm = r->pc->conn->srv->locks;
 	return cmd == F_SETLK ? bx_locks_set(lm, f->v->mnt->id, f->v->ino, &o, lk)
 			      : bx_locks_get(lm, f->v->mnt->id, f->v->ino, &o, lk);
@@ -577,8 +580,10 @@ static int h_lock(struct req *r)
 	struct fid *f = use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
-	struct bx_lock_range lk = {.type = lock_type(t->type), .start = t->start,
-				   .length = t->length, .proc_id = t->proc_id};
+	struct bx_lock_range lk = { .type = lock_type(t->type),
+				    .start = t->start,
+				    .length = t->length,
+				    .proc_id = t->proc_id };
 	int rc = lk.type < 0 ? -EINVAL : do_lock(r, f, F_SETLK, &lk, t->client_id);
 	p9_fid_put(&f);
 	r->out.type = P9_Rlock;
@@ -597,10 +602,12 @@ static int h_getlock(struct req *r)
 	struct fid *f = use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
-	struct bx_lock_range lk = {.type = lock_type(t->type), .start = t->start,
-				   .length = t->length, .proc_id = t->proc_id};
+	struct bx_lock_range lk = { .type = lock_type(t->type),
+				    .start = t->start,
+				    .length = t->length,
+				    .proc_id = t->proc_id };
 	int rc = lk.type < 0 || lk.type == F_UNLCK ? -EINVAL
-						    : do_lock(r, f, F_GETLK, &lk, t->client_id);
+						   : do_lock(r, f, F_GETLK, &lk, t->client_id);
 	p9_fid_put(&f);
 	if (rc < 0)
 		return rc;

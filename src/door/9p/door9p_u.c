@@ -145,7 +145,7 @@ static struct fid *use_fid(struct req *r, uint32_t num)
 /* 9P2000 open modes to host open flags. */
 static int open_flags(uint8_t mode)
 {
-	static const int acc[] = {O_RDONLY, O_WRONLY, O_RDWR, O_RDONLY};
+	static const int acc[] = { O_RDONLY, O_WRONLY, O_RDWR, O_RDONLY };
 	return acc[mode & 3] | (mode & P9_OTRUNC ? O_TRUNC : 0);
 }
 
@@ -263,8 +263,8 @@ static int h_create(struct req *r)
 		flags = -1; /* made, not opened */
 	} else {
 		uint32_t mode = t->perm & (~0666u | (da.mode & 0666));
-		rc = bx_fs_create(&r->call, f->v, name, flags | O_CREAT | O_EXCL, mode & 0777,
-				  &nv, &a, &fh);
+		rc = bx_fs_create(&r->call, f->v, name, flags | O_CREAT | O_EXCL, mode & 0777, &nv,
+				  &a, &fh);
 	}
 	if (rc == 0) {
 		struct bx_vnode *dir = f->v;
@@ -316,7 +316,7 @@ static int h_wstat(struct req *r)
 	struct fid *f = use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
-	struct boxfs_setattr sa = {0};
+	struct boxfs_setattr sa = { 0 };
 	int rc = f->kind == FID_FILE ? 0 : -EBADF;
 	if (rc == 0 && st->mode != ~0u) {
 		bool dir = S_ISDIR(f->v->mode);
@@ -434,7 +434,7 @@ ssize_t p9_dirread(struct req *r, struct fid *f, uint64_t offset, uint32_t count
 	if (offset != 0)
 		cookie = f->dir_cookie;
 
-	struct collect c = {.budget = count};
+	struct collect c = { .budget = count };
 	int rc = bx_fs_readdir(&r->call, f->v, f->fh, cookie, collect, &c);
 	if (rc == 0)
 		rc = c.err;

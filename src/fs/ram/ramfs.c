@@ -50,10 +50,10 @@
 #include <unistd.h>
 
 #define RAM_MAX_FILE  ((uint64_t)1 << 40) /* bigger files are -EFBIG */
-#define RAM_MAX_XATTR 65536               /* biggest xattr value, as Linux */
-#define RAM_MAX_LINK  4095                /* longest symlink target */
+#define RAM_MAX_XATTR 65536		  /* biggest xattr value, as Linux */
+#define RAM_MAX_LINK  4095		  /* longest symlink target */
 #define RAM_FILES     ((uint64_t)1 << 32) /* node count statfs reports */
-#define RAM_MAGIC     0x01021994          /* tmpfs */
+#define RAM_MAGIC     0x01021994	  /* tmpfs */
 
 struct ram_node;
 
@@ -61,8 +61,8 @@ struct ram_dirent {
 	struct ram_dirent *hnext; /* hash chain */
 	struct ram_node *node;
 	uint64_t hash;
-	uint64_t id;	/* readdir cookie */
-	size_t slot;	/* index in ram_dir.slots */
+	uint64_t id; /* readdir cookie */
+	size_t slot; /* index in ram_dir.slots */
 	char name[];
 };
 
@@ -77,9 +77,9 @@ struct ram_dir {
 	size_t nbuckets;
 	struct ram_slot *slots;
 	size_t nslots, cap;
-	size_t nents;		/* live entries */
+	size_t nents; /* live entries */
 	uint64_t next_id;
-	uint64_t nsubdirs;	/* for nlink */
+	uint64_t nsubdirs;	 /* for nlink */
 	struct ram_node *parent; /* ".."; NULL once removed */
 };
 
@@ -95,15 +95,15 @@ struct ram_node {
 	uint64_t ino, version;
 	uint32_t mode, uid, gid;
 	uint64_t rdev;
-	uint64_t links;		/* directory entries naming it (root: 1) */
+	uint64_t links;		   /* directory entries naming it (root: 1) */
 	atomic_uint_fast64_t refs; /* references held by the core */
-	uint64_t opens;		/* open handles */
+	uint64_t opens;		   /* open handles */
 	struct timespec atime, mtime, ctime, btime;
 	struct ram_xattr *xattrs;
-	char *data;		/* regular file */
+	char *data; /* regular file */
 	uint64_t size, cap;
-	char *target;		/* symlink */
-	struct ram_dir dir;	/* directory */
+	char *target;	    /* symlink */
+	struct ram_dir dir; /* directory */
 };
 
 /* The open handle (fh): how the file was opened. */
@@ -587,8 +587,8 @@ out:
 }
 
 /* Opens n (write lock held): checks, O_TRUNC, and the handle. */
-static int open_locked(struct ramfs *fs, const struct boxfs_cred *cr, struct ram_node *n,
-		       int flags, bool fresh, void **fh)
+static int open_locked(struct ramfs *fs, const struct boxfs_cred *cr, struct ram_node *n, int flags,
+		       bool fresh, void **fh)
 {
 	int acc = flags & O_ACCMODE, want = 0;
 	if (acc == O_ACCMODE)
@@ -659,9 +659,9 @@ static int add_child(struct ramfs *fs, const struct boxfs_cred *cr, struct ram_n
 }
 
 /* The common part of mkdir, symlink and mknod. */
-static int make_node(struct ramfs *fs, struct boxfs_call *c, struct ram_node *dir,
-		     const char *name, uint32_t mode, uint64_t rdev, const char *target,
-		     void **node, struct boxfs_attr *attr)
+static int make_node(struct ramfs *fs, struct boxfs_call *c, struct ram_node *dir, const char *name,
+		     uint32_t mode, uint64_t rdev, const char *target, void **node,
+		     struct boxfs_attr *attr)
 {
 	const struct boxfs_cred *cr = boxfs_call_cred(c);
 	char *t = NULL;
@@ -797,11 +797,10 @@ static int ram_readdir(void *aux, struct boxfs_call *c, void *dirp, void *fh, ui
 	(void)fh;
 	struct ramfs *fs = aux;
 	struct ram_node *dir = dirp;
-	if (!S_ISDIR(dir->mode))
-		return -ENOTDIR;
-	rd(fs);
 	const struct ram_dir *d = &dir->dir;
-	for (size_t i = dir_seek(d, cookie); i < d->nslots; i++) {
+	rd(fs);
+	int r = S_ISDIR(dir->mode) ? 0 : -ENOTDIR;
+	for (size_t i = dir_seek(d, cookie); r == 0 && i < d->nslots; i++) {
 		const struct ram_dirent *e = d->slots[i].ent;
 		if (!e)
 			continue;
@@ -810,7 +809,7 @@ static int ram_readdir(void *aux, struct boxfs_call *c, void *dirp, void *fh, ui
 			break;
 	}
 	unlock(fs);
-	return 0;
+	return r;
 }
 
 static int ram_mkdir(void *aux, struct boxfs_call *c, void *dir, const char *name, uint32_t mode,
@@ -854,15 +853,12 @@ static int ram_mknod(void *aux, struct boxfs_call *c, void *dir, const char *nam
 			 attr);
 }
 
-static int ram_link(void *aux, struct boxfs_call *c, void *node, void *newdirp,
-		    const char *newname)
+static int ram_link(void *aux, struct boxfs_call *c, void *node, void *newdirp, const char *newname)
 {
 	struct ramfs *fs = aux;
 	struct ram_node *n = node, *dir = newdirp;
-	if (S_ISDIR(n->mode))
-		return -EPERM;
 	wr(fs);
-	int r = check_dir(boxfs_call_cred(c), dir, W_OK | X_OK);
+	int r = S_ISDIR(n->mode) ? -EPERM : check_dir(boxfs_call_cred(c), dir, W_OK | X_OK);
 	if (r == 0 && dir->links == 0)
 		r = -ENOENT;
 	if (r == 0 && dir_find(&dir->dir, newname))
@@ -1262,6 +1258,8 @@ struct boxfs_fs *boxfs_ramfs_new(const struct boxfs_ramfs_opts *opts)
 	}
 	fs->root->links = 1;
 	fs->root->dir.parent = fs->root;
-	*bfs = (struct boxfs_fs){ .ops = &ram_ops, .aux = fs, .flags = BOXFS_FS_INLINE, .name = "ram" };
+	*bfs = (struct boxfs_fs){
+		.ops = &ram_ops, .aux = fs, .flags = BOXFS_FS_INLINE, .name = "ram"
+	};
 	return bfs;
 }
