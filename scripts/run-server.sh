@@ -1,8 +1,8 @@
 #!/bin/sh
-# `make run`: starts the default boxfs server from a build directory.
+# `make run`: starts the default boxfs server from a build directory: a RAM
+# tree served over 9P on the default Unix socket, until Ctrl-C.
 build=${1:-build}
-if [ ! -x "$build/tools/boxfs" ]; then
-	echo "boxfs: this build has no server yet; the 9P codec library is in $build/." >&2
-	exit 1
-fi
+echo "boxfs: starting the default server; in another terminal try:"
+echo "  echo hello | $build/tools/boxfs write /greeting && $build/tools/boxfs ls -l"
+echo "(Ctrl-C stops it)"
 exec "$build/tools/boxfs" serve

@@ -222,7 +222,7 @@ static bool is_plain(void)
 }
 
 /* "/DIR/name" for the current pair; four results live at once. */
-static const char *P(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static const char *P(const char *fmt, ...)
 {
 	static char buf[4][512];
 	static int i;
