@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <boxfs/9p.h>
+#include <boxfs/client.h>
 #include <boxfs/ramfs.h>
 #include <boxfs/server.h>
 
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -1169,6 +1171,98 @@ static void test_9p2000u_special(void **state)
 	tc_close(&t);
 }
 
+/* ---- transports and credentials ---- */
+
+static void stat_through(struct boxfs_client *c)
+{
+	assert_non_null(c);
+	struct stat st;
+	assert_int_equal(boxfs_stat(c, "/sub", &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	boxfs_disconnect(c);
+}
+
+static void test_transports(void **state)
+{
+	(void)state;
+	char abs[64];
+	snprintf(abs, sizeof abs, "unix!@boxfs-door-test-%d", (int)getpid());
+	assert_int_equal(boxfs_server_listen(srv, "9p", abs), 0);
+	assert_int_equal(boxfs_server_listen(srv, "9p", "tcp!127.0.0.1!0"), 0);
+	int v6 = boxfs_server_listen(srv, "9p", "tcp![::1]!0");
+	assert_int_equal(boxfs_server_listen(srv, "nodoor", "tcp!127.0.0.1!0"), -EINVAL);
+	assert_int_equal(boxfs_server_listen(srv, "9p", "bogus"), -EINVAL);
+	for (unsigned i = 1; boxfs_server_address(srv, i); i++)
+		stat_through(boxfs_connect(boxfs_server_address(srv, i), NULL));
+	assert_true(v6 == 0 || v6 == -EADDRNOTAVAIL || v6 == -EAFNOSUPPORT);
+	/* an inherited descriptor pair, like Linux's trans=fd */
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(boxfs_server_serve_fds(srv, "9p", sv[0], sv[0]), 0);
+	stat_through(boxfs_connect_fd(sv[1], sv[1], NULL));
+}
+
+/* Creates a file attached as n_uname and answers its owner. */
+static uint32_t owner_of_new_file(const char *name, uint32_t n_uname)
+{
+	struct tc t = tc_open();
+	version(&t, P9_2000L, MSIZE);
+	struct p9_fcall tx = { .type = P9_Tattach, .tag = 1 }, rx;
+	tx.tattach = (struct p9_tattach){ .fid = 0,
+					  .afid = P9_NOFID,
+					  .uname = p9_cstr(""),
+					  .aname = p9_cstr("/sub"),
+					  .n_uname = n_uname };
+	rpc(&t, &tx, &rx);
+	expect(&t, &rx, P9_Rattach);
+	lcreate(&t, 0, 1, name);
+	struct p9_rgetattr ga;
+	assert_int_equal(getattr(&t, 1, &ga), 0);
+	tc_close(&t);
+	return ga.uid;
+}
+
+static void test_credentials(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	struct tc t = tc_open(); /* let anyone create in /sub */
+	version(&t, P9_2000L, MSIZE);
+	attach(&t, 0, "/sub");
+	struct p9_fcall sa = { .type = P9_Tsetattr };
+	sa.tsetattr = (struct p9_tsetattr){ .fid = 0, .valid = P9_SETATTR_MODE, .mode = 01777 };
+	assert_int_equal(simple(&t, &sa), 0);
+	tc_close(&t);
+	/* a root peer acts as the user it attaches as */
+	assert_int_equal(owner_of_new_file("as1000", 1000), 1000);
+	/* a peer that is not root is itself, whatever it claims */
+	char sockpath[128];
+	snprintf(sockpath, sizeof sockpath, "%s/sock", sockdir);
+	assert_int_equal(chmod(sockdir, 0755), 0);
+	assert_int_equal(chmod(sockpath, 0777), 0);
+	pid_t pid = fork();
+	if (pid == 0) { /* no cmocka in here: plain checks and an exit status */
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		struct boxfs_opts o = { .aname = "/sub", .has_n_uname = true, .n_uname = 0 };
+		struct boxfs_client *c = boxfs_connect(addr, &o);
+		if (!c)
+			_exit(3);
+		struct boxfs_file *f = boxfs_open(c, "asnobody", O_CREAT | O_RDWR, 0644);
+		struct stat st;
+		int ok = f && boxfs_fstat(f, &st) == 0 && st.st_uid == 65534;
+		if (f)
+			boxfs_close(f);
+		boxfs_disconnect(c);
+		_exit(ok ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1197,6 +1291,8 @@ int main(void)
 		cmocka_unit_test(test_links_and_renames),
 		cmocka_unit_test(test_9p2000_flow),
 		cmocka_unit_test(test_9p2000u_special),
+		cmocka_unit_test(test_transports),
+		cmocka_unit_test(test_credentials),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

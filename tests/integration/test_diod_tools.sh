@@ -12,7 +12,7 @@ set -u
 B=${1:?usage: test_diod_tools.sh PATH-TO-boxfs}
 DIODLS=${DIODLS:-/usr/sbin/diodls}
 DIODCAT=${DIODCAT:-/usr/sbin/diodcat}
-NCHECKS=24
+NCHECKS=25
 
 if [ ! -x "$DIODLS" ] || [ ! -x "$DIODCAT" ]; then
 	echo "1..$NCHECKS"
@@ -88,23 +88,24 @@ t "serve on port 0 prints the port it got" \
 # ---- fill it with the boxfs command ----
 
 bx mkdir -p /top/sub/deep /top/many
+st0=$st
 printf 'hello from boxfs\nsecond line\n' >"$T/hello"
 timeout 20 "$B" write -a "$ADDR" /top/hello <"$T/hello" >"$T/out" 2>"$T/err"
 st1=$?
 head -c 1048576 /dev/urandom >"$T/big"
 timeout 20 "$B" write -a "$ADDR" /top/big <"$T/big" >"$T/out" 2>"$T/err"
 st2=$?
-bx create /top/sub/empty
-st3=$?
+bx create /top/sub/empty /top/sub/deep/word
+st3=$st
 bx xwrite /top/sub/deep/word deep
-st4=$?
+st4=$st
 many=()
 for i in $(seq -w 1 300); do
 	many+=("/top/many/entry-$i")
 done
 bx create "${many[@]}"
 t "the boxfs command filled the tree" \
-	'[ "$st1$st2$st3$st4$st" = 00000 ]'
+	'[ "$st0$st1$st2$st3$st4$st" = 000000 ]'
 
 # ---- diodls ----
 
@@ -164,8 +165,16 @@ t "diodcat of a missing file fails, naming it" '[ $st -ne 0 ] && grep -q nothere
 bx cat /top/hello
 t "the server still serves the boxfs command" '[ $st -eq 0 ] && cmp -s "$T/out" "$T/hello"'
 kill -TERM "$spid"
-wait "$spid"
-sst=$?
-spid=
-t "serve exits 0 on SIGTERM" '[ $sst -eq 0 ]'
+sst=hung
+for _ in $(seq 100); do
+	if ! kill -0 "$spid" 2>/dev/null; then
+		wait "$spid"
+		sst=$?
+		spid=
+		break
+	fi
+	sleep 0.1
+done
+t "serve exits 0 on SIGTERM" '[ "$sst" = 0 ]'
 t "serve left nothing on stderr" '[ ! -s "$T/serve.err" ]'
+[ "$n" -eq "$NCHECKS" ] || echo "# BUG IN THIS TEST: $n checks ran, $NCHECKS planned"
