@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -168,7 +169,10 @@ int bx_announce(const char *dial)
 	r = bind(fd, (struct sockaddr *)&a.sa, a.salen);
 	if (r < 0 && errno == EADDRINUSE && a.net == BX_NET_UNIX) {
 		const struct sockaddr_un *un = (const struct sockaddr_un *)&a.sa;
-		if (un->sun_path[0] && !unix_in_use(&a)) {
+		struct stat st;
+		/* only a stale socket is replaced; any other file stays */
+		if (un->sun_path[0] && lstat(un->sun_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		    !unix_in_use(&a)) {
 			unlink(un->sun_path);
 			r = bind(fd, (struct sockaddr *)&a.sa, a.salen);
 		}

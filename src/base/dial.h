@@ -33,8 +33,9 @@ int bx_dial(const char *dial);
 
 /*
  * A listening close-on-exec socket for a dial string, or -errno. A Unix
- * socket path that exists but has nobody listening is replaced; one that is
- * in use answers -EADDRINUSE. TCP listeners set SO_REUSEADDR.
+ * socket that exists but has nobody listening is replaced; one that is in
+ * use, or a path that is not a socket, answers -EADDRINUSE. TCP listeners
+ * set SO_REUSEADDR.
  */
 int bx_announce(const char *dial);
 

@@ -392,7 +392,9 @@ int bx_ns_walk(struct bx_ns *ns, struct boxfs_call *c, struct bx_vnode *dir, con
 	return 0;
 }
 
-int bx_ns_walk_path(struct bx_ns *ns, struct boxfs_call *c, const char *path, struct bx_vnode **out)
+/* Walks path from the root; with create, makes missing directories. */
+static int walk_path(struct bx_ns *ns, struct boxfs_call *c, const char *path, bool create,
+		     struct bx_vnode **out)
 {
 	struct bx_vnode *v = bx_ns_root(ns);
 	char name[256];
@@ -411,41 +413,9 @@ int bx_ns_walk_path(struct bx_ns *ns, struct boxfs_call *c, const char *path, st
 		name[n] = '\0';
 		p += n;
 		struct bx_vnode *next;
-		int r = bx_ns_walk(ns, c, v, name, &next, NULL);
-		bx_vnode_put(&v);
-		if (r < 0)
-			return r;
-		v = next;
-	}
-	*out = v;
-	return 0;
-}
-
-/* ---- mounting ---- */
-
-/* Walks to path from the root, creating missing directories as root. */
-static int mkpath(struct bx_ns *ns, struct boxfs_call *c, const char *path, struct bx_vnode **out)
-{
-	struct bx_vnode *v = bx_ns_root(ns);
-	char name[256];
-	const char *p = path;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		size_t n = strcspn(p, "/");
-		if (n >= sizeof name || n == 0) {
-			bx_vnode_put(&v);
-			return -ENAMETOOLONG;
-		}
-		memcpy(name, p, n);
-		name[n] = '\0';
-		p += n;
-		struct bx_vnode *next;
 		struct boxfs_attr a;
 		int r = bx_ns_walk(ns, c, v, name, &next, &a);
-		if (r == -ENOENT)
+		if (r == -ENOENT && create)
 			r = bx_fs_mkdir(c, v, name, 0755, &next, &a);
 		bx_vnode_put(&v);
 		if (r < 0)
@@ -455,6 +425,14 @@ static int mkpath(struct bx_ns *ns, struct boxfs_call *c, const char *path, stru
 	*out = v;
 	return 0;
 }
+
+int bx_ns_walk_path(struct bx_ns *ns, struct boxfs_call *c, const char *path,
+		    struct bx_vnode **out)
+{
+	return walk_path(ns, c, path, false, out);
+}
+
+/* ---- mounting ---- */
 
 int bx_ns_mount(struct bx_ns *ns, const char *path, struct boxfs_fs *fs)
 {
@@ -478,7 +456,7 @@ int bx_ns_mount(struct bx_ns *ns, const char *path, struct boxfs_fs *fs)
 	pthread_mutex_init(&m->serial, NULL);
 	if (!root) {
 		struct bx_vnode *at;
-		r = mkpath(ns, &call, path, &at);
+		r = walk_path(ns, &call, path, true, &at);
 		if (r < 0)
 			goto fail_mutex;
 		r = S_ISDIR(at->mode) && !is_mount_root(at) ? 0 : -EBUSY;

@@ -323,45 +323,9 @@ static void conn_read(struct bx_conn *c)
 	bx_conn_put(&c);
 }
 
-static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, int wfd)
+/* Enters c in the server's list, unless max_conns are there already. */
+static bool conn_link(struct bx_server *srv, struct bx_conn *c)
 {
-	struct bx_conn *c = calloc(1, sizeof *c);
-	if (!c) {
-		close(rfd);
-		if (wfd != rfd)
-			close(wfd);
-		return -ENOMEM;
-	}
-	atomic_init(&c->ref, 1);
-	c->srv = srv;
-	c->rfd = rfd;
-	c->wfd = wfd;
-	c->door = door;
-	c->max_frame = srv->opts.max_msize;
-	c->incap = 64 * 1024;
-	c->in = malloc(c->incap);
-	pthread_mutex_init(&c->wmu, NULL);
-
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	if (getsockname(rfd, (struct sockaddr *)&ss, &sl) == 0) {
-		c->is_socket = rfd == wfd;
-		c->local = ss.ss_family == AF_UNIX;
-		struct ucred uc;
-		socklen_t ul = sizeof uc;
-		if (c->local && getsockopt(rfd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0) {
-			c->peer = (struct boxfs_cred){ .uid = uc.uid, .gid = uc.gid };
-			c->has_peer = true;
-		}
-	} else {
-		c->local = true; /* an inherited pipe pair */
-	}
-	fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
-	if (wfd != rfd)
-		fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
-
-	if (!c->in || door->open(c) < 0)
-		goto fail;
 	pthread_mutex_lock(&srv->mu);
 	bool full = srv->nconns >= srv->opts.max_conns;
 	if (!full) {
@@ -373,68 +337,93 @@ static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, 
 		srv->nconns++;
 	}
 	pthread_mutex_unlock(&srv->mu);
-	if (full) {
-		if (srv->opts.debug)
-			fprintf(srv->opts.debug, "boxfs: too many connections (%u); refused\n",
-				srv->opts.max_conns);
-		if (door->free)
-			door->free(c);
-		goto fail;
-	}
-	c->events = EPOLLIN | EPOLLRDHUP;
-	struct epoll_event ev = { .events = c->events, .data.ptr = c };
-	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
-		int e = -errno;
-		c->closing = true;
-		if (door->hangup)
-			door->hangup(c);
-		bx_conn_put(&c);
-		return e;
-	}
-	return 0;
+	return !full;
+}
 
-fail:
+/*
+ * A new connection on rfd/wfd, opened by its door and entered in the list,
+ * holding one reference. On failure the descriptors are closed and *err says
+ * why (-ENOMEM, or -EMFILE when max_conns are served already).
+ */
+static struct bx_conn *conn_new(struct bx_server *srv, const struct bx_door *door, int rfd,
+				int wfd, int *err)
+{
+	struct bx_conn *c = calloc(1, sizeof *c);
+	*err = -ENOMEM;
+	if (!c)
+		goto fail;
+	atomic_init(&c->ref, 1);
+	c->srv = srv;
+	c->rfd = rfd;
+	c->wfd = wfd;
+	c->door = door;
+	c->max_frame = srv->opts.max_msize;
+	c->incap = 64 * 1024;
+	pthread_mutex_init(&c->wmu, NULL);
+	if (!(c->in = malloc(c->incap)) || door->open(c) < 0)
+		goto fail_conn;
+	if (conn_link(srv, c))
+		return c;
+	*err = -EMFILE;
+	if (srv->opts.debug)
+		fprintf(srv->opts.debug, "boxfs: too many connections (%u); refused\n",
+			srv->opts.max_conns);
+	if (door->free)
+		door->free(c);
+fail_conn:
 	free(c->in);
 	pthread_mutex_destroy(&c->wmu);
+	free(c);
+fail:
 	close(rfd);
 	if (wfd != rfd)
 		close(wfd);
-	free(c);
-	return -EMFILE;
+	return NULL;
+}
+
+static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, int wfd)
+{
+	int err;
+	struct bx_conn *c = conn_new(srv, door, rfd, wfd, &err);
+	if (!c)
+		return err;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(rfd, (struct sockaddr *)&ss, &sl) == 0) {
+		c->is_socket = rfd == wfd;
+		c->local = ss.ss_family == AF_UNIX;
+		struct ucred uc;
+		socklen_t ul = sizeof uc;
+		if (c->local && getsockopt(rfd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0) {
+			c->peer = (struct boxfs_cred){.uid = uc.uid, .gid = uc.gid};
+			c->has_peer = true;
+		}
+	} else {
+		c->local = true; /* an inherited pipe pair */
+	}
+	fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
+	if (wfd != rfd)
+		fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
+	c->events = EPOLLIN | EPOLLRDHUP;
+	struct epoll_event ev = {.events = c->events, .data.ptr = c};
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
+		err = -errno;
+		conn_close(c);
+		return err;
+	}
+	return 0;
 }
 
 struct bx_conn *bx_conn_detached(struct bx_server *srv, const char *door_name, int wfd)
 {
 	const struct bx_door *door = find_door(door_name);
-	struct bx_conn *c = calloc(1, sizeof *c);
-	if (!door || !c || !(c->in = malloc(c->incap = 64 * 1024))) {
-		free(c);
-		close(wfd);
+	int err;
+	struct bx_conn *c = door ? conn_new(srv, door, wfd, wfd, &err) : NULL;
+	if (!c)
 		return NULL;
-	}
-	atomic_init(&c->ref, 2); /* the caller's, and the one hang-up drops */
-	c->srv = srv;
-	c->rfd = c->wfd = wfd;
-	c->door = door;
+	bx_conn_get(c); /* the caller's; the first goes with the hang-up */
 	c->local = true;
-	c->max_frame = srv->opts.max_msize;
 	c->events = EPOLLIN; /* never armed: rearm() must not touch epoll */
-	pthread_mutex_init(&c->wmu, NULL);
-	if (door->open(c) < 0) {
-		free(c->in);
-		pthread_mutex_destroy(&c->wmu);
-		free(c);
-		close(wfd);
-		return NULL;
-	}
-	pthread_mutex_lock(&srv->mu);
-	c->id = ++srv->next_conn_id;
-	c->next = srv->conns;
-	if (c->next)
-		c->next->prev = c;
-	srv->conns = c;
-	srv->nconns++;
-	pthread_mutex_unlock(&srv->mu);
 	return c;
 }
 

@@ -442,7 +442,7 @@ static int v_ln(struct boxfs_client *c, const char *verb, int argc, char **argv,
 	(void)argc;
 	int r = sflag ? boxfs_symlink(c, argv[0], argv[1]) : boxfs_link(c, argv[0], argv[1]);
 	if (r < 0) {
-		warnx_(verb, "%s: %s", argv[1], strerror(-r));
+		warnx_(verb, "%s -> %s: %s", argv[1], argv[0], strerror(-r));
 		return 1;
 	}
 	return 0;

@@ -208,6 +208,14 @@ void p9_act_as(struct req *r, const struct fid *f)
 	r->call.cred = f->user->cred;
 }
 
+struct fid *p9_use_fid(struct req *r, uint32_t num)
+{
+	struct fid *f = p9_fid_get(r->pc, num);
+	if (f)
+		p9_act_as(r, f);
+	return f;
+}
+
 /* ---- replies ---- */
 
 static void send_error(struct req *r, int err)

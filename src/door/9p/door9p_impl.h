@@ -110,6 +110,8 @@ struct p9_qid p9_qid_of(struct p9conn *pc, struct bx_vnode *v, const struct boxf
  * -ENAMETOOLONG above 255 bytes. */
 int p9_name(struct p9_str s, char out[256], bool walk);
 void p9_act_as(struct req *r, const struct fid *f);
+/* The fid num with a reference, and the call acting as its user; or NULL. */
+struct fid *p9_use_fid(struct req *r, uint32_t num);
 int p9_unlink_fid(struct req *r, struct fid *f);
 /* Packs r->out into r->obuf now, for replies whose strings live on the
  * handler's stack; r->out is then re-read from the packed bytes. */

@@ -46,18 +46,10 @@ static void act_gid(struct req *r, uint32_t gid)
 		c->gid = gid;
 }
 
-/* A fid for a request, with the call acting as its user. */
-static struct fid *use_fid(struct req *r, uint32_t num)
-{
-	struct fid *f = p9_fid_get(r->pc, num);
-	if (f)
-		p9_act_as(r, f);
-	return f;
-}
 
 static int h_statfs(struct req *r)
 {
-	struct fid *f = use_fid(r, r->in.tstatfs.fid);
+	struct fid *f = p9_use_fid(r, r->in.tstatfs.fid);
 	if (!f)
 		return -EBADF;
 	struct boxfs_statfs st;
@@ -97,7 +89,7 @@ static int open_fid(struct req *r, struct fid *f, int flags)
 
 static int h_lopen(struct req *r)
 {
-	struct fid *f = use_fid(r, r->in.tlopen.fid);
+	struct fid *f = p9_use_fid(r, r->in.tlopen.fid);
 	if (!f)
 		return -EBADF;
 	struct boxfs_attr a;
@@ -121,7 +113,7 @@ static int h_lcreate(struct req *r)
 	int rc = p9_name(t->name, name, false);
 	if (rc < 0)
 		return rc;
-	struct fid *f = use_fid(r, t->fid);
+	struct fid *f = p9_use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
 	act_gid(r, t->gid);
@@ -160,7 +152,7 @@ static int make_node(struct req *r, uint32_t dfid, struct p9_str wname, uint32_t
 	int rc = p9_name(wname, name, false);
 	if (rc < 0)
 		return rc;
-	struct fid *d = use_fid(r, dfid);
+	struct fid *d = p9_use_fid(r, dfid);
 	if (!d)
 		return -EBADF;
 	act_gid(r, gid);
@@ -229,7 +221,7 @@ static int h_rename(struct req *r)
 	int rc = p9_name(t->name, name, false);
 	if (rc < 0)
 		return rc;
-	struct fid *f = use_fid(r, t->fid);
+	struct fid *f = p9_use_fid(r, t->fid);
 	struct fid *d = p9_fid_get(r->pc, t->dfid);
 	if (!f || !d || f->kind != FID_FILE || d->kind != FID_FILE)
 		rc = -EBADF;
@@ -250,7 +242,7 @@ static int h_rename(struct req *r)
 
 static int h_readlink(struct req *r)
 {
-	struct fid *f = use_fid(r, r->in.treadlink.fid);
+	struct fid *f = p9_use_fid(r, r->in.treadlink.fid);
 	if (!f)
 		return -EBADF;
 	char target[4096];
@@ -296,7 +288,7 @@ static void fill_getattr(struct req *r, struct bx_vnode *v, const struct boxfs_a
 
 static int h_getattr(struct req *r)
 {
-	struct fid *f = use_fid(r, r->in.tgetattr.fid);
+	struct fid *f = p9_use_fid(r, r->in.tgetattr.fid);
 	if (!f)
 		return -EBADF;
 	struct boxfs_attr a;
@@ -313,7 +305,7 @@ static int h_getattr(struct req *r)
 static int h_setattr(struct req *r)
 {
 	const struct p9_tsetattr *t = &r->in.tsetattr;
-	struct fid *f = use_fid(r, t->fid);
+	struct fid *f = p9_use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
 	struct boxfs_setattr sa = {
@@ -355,7 +347,7 @@ static int h_xattrwalk(struct req *r)
 		return t->name.len > 255 ? -ENAMETOOLONG : -EINVAL;
 	memcpy(name, t->name.s, t->name.len);
 	name[t->name.len] = '\0';
-	struct fid *f = use_fid(r, t->fid);
+	struct fid *f = p9_use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
 	uint8_t *buf = NULL;
@@ -397,7 +389,7 @@ static int h_xattrcreate(struct req *r)
 	name[t->name.len] = '\0';
 	if (t->attr_size > XATTR_MAX)
 		return -E2BIG;
-	struct fid *f = use_fid(r, t->fid);
+	struct fid *f = p9_use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
 	int rc = 0;
@@ -491,7 +483,7 @@ static int fill_dots(struct req *r, struct direntfill *df, uint64_t offset)
 static int h_readdir(struct req *r)
 {
 	const struct p9_tread *t = &r->in.treaddir;
-	struct fid *f = use_fid(r, t->fid);
+	struct fid *f = p9_use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
 	struct direntfill df = {
@@ -519,7 +511,7 @@ static int h_readdir(struct req *r)
 
 static int h_fsync(struct req *r)
 {
-	struct fid *f = use_fid(r, r->in.tfsync.fid);
+	struct fid *f = p9_use_fid(r, r->in.tfsync.fid);
 	if (!f)
 		return -EBADF;
 	int rc = f->kind == FID_FILE ? bx_fs_fsync(&r->call, f->v, f->open ? f->fh : NULL,
@@ -577,7 +569,7 @@ static int do_lock(struct req *r, struct fid *f, int cmd, struct bx_lock_range *
 static int h_lock(struct req *r)
 {
 	const struct p9_tlock *t = &r->in.tlock;
-	struct fid *f = use_fid(r, t->fid);
+	struct fid *f = p9_use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
 	struct bx_lock_range lk = { .type = lock_type(t->type),
@@ -599,7 +591,7 @@ static int h_lock(struct req *r)
 static int h_getlock(struct req *r)
 {
 	const struct p9_getlock *t = &r->in.tgetlock;
-	struct fid *f = use_fid(r, t->fid);
+	struct fid *f = p9_use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
 	struct bx_lock_range lk = { .type = lock_type(t->type),
@@ -629,7 +621,7 @@ static int h_link(struct req *r)
 	int rc = p9_name(t->name, name, false);
 	if (rc < 0)
 		return rc;
-	struct fid *d = use_fid(r, t->dfid);
+	struct fid *d = p9_use_fid(r, t->dfid);
 	struct fid *f = p9_fid_get(r->pc, t->fid);
 	if (!d || !f || d->kind != FID_FILE || f->kind != FID_FILE)
 		rc = -EBADF;
@@ -650,7 +642,7 @@ static int h_renameat(struct req *r)
 		rc = p9_name(t->newname, nname, false);
 	if (rc < 0)
 		return rc;
-	struct fid *od = use_fid(r, t->olddirfid);
+	struct fid *od = p9_use_fid(r, t->olddirfid);
 	struct fid *nd = p9_fid_get(r->pc, t->newdirfid);
 	if (!od || !nd || od->kind != FID_FILE || nd->kind != FID_FILE)
 		rc = -EBADF;
@@ -671,7 +663,7 @@ static int h_unlinkat(struct req *r)
 		return rc;
 	if (t->flags & ~(uint32_t)AT_REMOVEDIR)
 		return -EINVAL;
-	struct fid *d = use_fid(r, t->dirfid);
+	struct fid *d = p9_use_fid(r, t->dirfid);
 	if (!d)
 		return -EBADF;
 	rc = d->kind == FID_FILE ? bx_fs_unlink(&r->call, d->v, name, (int)t->flags) : -EBADF;

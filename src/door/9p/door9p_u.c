@@ -134,13 +134,6 @@ static void fill_stat(struct req *r, struct bx_vnode *v, const struct boxfs_attr
 	};
 }
 
-static struct fid *use_fid(struct req *r, uint32_t num)
-{
-	struct fid *f = p9_fid_get(r->pc, num);
-	if (f)
-		p9_act_as(r, f);
-	return f;
-}
 
 /* 9P2000 open modes to host open flags. */
 static int open_flags(uint8_t mode)
@@ -152,7 +145,7 @@ static int open_flags(uint8_t mode)
 static int h_open(struct req *r)
 {
 	const struct p9_topen *t = &r->in.topen;
-	struct fid *f = use_fid(r, t->fid);
+	struct fid *f = p9_use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
 	int flags = open_flags(t->mode);
@@ -236,7 +229,7 @@ static int h_create(struct req *r)
 		return -EINVAL;
 	memcpy(ext, t->extension.s, t->extension.len);
 	ext[t->extension.len] = '\0';
-	struct fid *f = use_fid(r, t->fid);
+	struct fid *f = p9_use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
 	struct boxfs_attr da, a;
@@ -288,7 +281,7 @@ static int h_create(struct req *r)
 
 static int h_stat(struct req *r)
 {
-	struct fid *f = use_fid(r, r->in.tstat.fid);
+	struct fid *f = p9_use_fid(r, r->in.tstat.fid);
 	if (!f)
 		return -EBADF;
 	struct boxfs_attr a;
@@ -313,7 +306,7 @@ static int h_wstat(struct req *r)
 	const struct p9_twstat *t = &r->in.twstat;
 	const struct p9_stat *st = &t->stat;
 	bool u = r->pc->d == P9_2000U;
-	struct fid *f = use_fid(r, t->fid);
+	struct fid *f = p9_use_fid(r, t->fid);
 	if (!f)
 		return -EBADF;
 	struct boxfs_setattr sa = { 0 };
