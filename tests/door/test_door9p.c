@@ -1171,6 +1171,31 @@ static void test_9p2000u_special(void **state)
 	tc_close(&t);
 }
 
+static void test_orclose(void **state)
+{
+	(void)state;
+	for (int hangup = 0; hangup < 2; hangup++) {
+		struct tc t = session(P9_2000);
+		struct p9_fcall rx;
+		assert_int_equal(walk(&t, 0, 1, &rx, NULL), P9_Rwalk);
+		struct p9_fcall cr = {.type = P9_Tcreate, .tag = 3};
+		cr.tcreate = (struct p9_tcreate){.fid = 1, .name = p9_cstr("tmpfile"),
+						 .perm = 0600, .mode = P9_ORDWR | P9_ORCLOSE};
+		rpc(&t, &cr, &rx);
+		expect(&t, &rx, P9_Rcreate);
+		if (hangup) /* a connection that goes away clunks its fids */
+			tc_close(&t);
+		else
+			assert_int_equal(clunk(&t, 1), 0);
+		if (hangup) {
+			usleep(20000);
+			t = session(P9_2000);
+		}
+		assert_int_equal(walk(&t, 0, 2, &rx, "tmpfile", NULL), P9_Rerror);
+		tc_close(&t);
+	}
+}
+
 /* ---- transports and credentials ---- */
 
 static void stat_through(struct boxfs_client *c)
@@ -1291,6 +1316,7 @@ int main(void)
 		cmocka_unit_test(test_links_and_renames),
 		cmocka_unit_test(test_9p2000_flow),
 		cmocka_unit_test(test_9p2000u_special),
+		cmocka_unit_test(test_orclose),
 		cmocka_unit_test(test_transports),
 		cmocka_unit_test(test_credentials),
 	};

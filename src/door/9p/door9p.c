@@ -306,11 +306,19 @@ static void abort_one(uint64_t tag, void *val, void *arg)
 	bx_call_cancel(&r->call);
 }
 
-static void collect_fid(uint64_t num, void *val, void *arg)
+/* Clunks one fid of a connection going away: ORCLOSE files are removed. */
+static void clunk_one(uint64_t num, void *val, void *arg)
 {
 	(void)num;
-	struct fid ***list = arg;
-	*(*list)++ = val;
+	struct fid *f = val;
+	struct p9conn *pc = arg;
+	if (f->rclose) {
+		struct req r = {.conn = pc->conn, .pc = pc};
+		bx_call_init(&r.call, &f->user->cred);
+		p9_unlink_fid(&r, f);
+		bx_call_destroy(&r.call);
+	}
+	p9_fid_put(&f);
 }
 
 /* Clunks every fid and aborts every request in flight (Tversion, hang-up). */
@@ -320,17 +328,9 @@ static void p9_reset(struct p9conn *pc)
 	bx_intmap_each(&pc->tags, abort_one, NULL);
 	bx_intmap_clear(&pc->tags);
 	pc->inflight = 0;
-	size_t n = pc->fids.count;
-	struct fid **all = malloc((n ? n : 1) * sizeof *all), **end = all;
-	if (all)
-		bx_intmap_each(&pc->fids, collect_fid, &end);
+	bx_intmap_each(&pc->fids, clunk_one, pc);
 	bx_intmap_clear(&pc->fids);
 	pthread_mutex_unlock(&pc->mu);
-	if (all) {
-		for (struct fid **f = all; f < end; f++)
-			p9_fid_put(f);
-		free(all);
-	}
 	bx_locks_drop_session(pc->conn->srv->locks, pc, true, 0, 0);
 }
 
