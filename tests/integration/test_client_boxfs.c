@@ -39,6 +39,7 @@ static const char *boxfs_exe;
 static pid_t server_pid = -1;
 static int server_status = -1; /* waitpid status once reaped */
 static char sock_dir[64];
+static char sock_path[128];
 static char unix_addr[1024];
 static char tcp_addr[1024];
 
@@ -80,11 +81,23 @@ static void cleanup_dir(void)
 {
 	if (!sock_dir[0])
 		return;
-	char p[128];
-	snprintf(p, sizeof p, "%s/sock", sock_dir);
-	unlink(p);
+	unlink(sock_path);
 	rmdir(sock_dir);
 	sock_dir[0] = '\0';
+}
+
+/* Killed from outside (a timeout, ^C): the server goes too, and its directory. */
+static void on_signal(int sig)
+{
+	if (server_pid > 0) {
+		kill(server_pid, SIGKILL);
+		waitpid(server_pid, NULL, 0);
+	}
+	if (sock_dir[0]) {
+		unlink(sock_path);
+		rmdir(sock_dir);
+	}
+	_exit(128 + sig);
 }
 
 static void at_exit(void)
@@ -136,9 +149,15 @@ static int start_server(void **state)
 	snprintf(sock_dir, sizeof sock_dir, "/tmp/boxfs-it-XXXXXX");
 	if (!mkdtemp(sock_dir))
 		return -1;
+	snprintf(sock_path, sizeof sock_path, "%s/sock", sock_dir);
 	atexit(at_exit);
-	char listen_unix[128];
-	snprintf(listen_unix, sizeof listen_unix, "unix!%s/sock", sock_dir);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	char listen_unix[160];
+	snprintf(listen_unix, sizeof listen_unix, "unix!%s", sock_path);
 	int out[2];
 	if (pipe(out) < 0)
 		return -1;
@@ -165,7 +184,7 @@ static int start_server(void **state)
 		return -1;
 	}
 	char want[160];
-	snprintf(want, sizeof want, "unix!%s/sock", sock_dir);
+	snprintf(want, sizeof want, "unix!%s", sock_path);
 	if (strcmp(unix_addr, want) != 0 || strncmp(tcp_addr, "tcp!127.0.0.1!", 14) != 0 ||
 	    atoi(tcp_addr + 14) <= 0) {
 		fprintf(stderr, "# unexpected addresses %s %s\n", unix_addr, tcp_addr);
