@@ -93,12 +93,17 @@ int floor_pp_op(void *ctx);
 void floor_pp_free(struct floor_pp *f);
 
 /*
- * Streaming: the peer writes BENCH_RREAD-byte chunks without pause
- * (pingpong false), or answers each req-byte request with one (pingpong
- * true); the client reads each chunk whole into one buffer.
+ * Streaming: the peer writes BENCH_RREAD-byte chunks; the client reads each
+ * whole into one buffer. src (FLOOR_COPY only) is a file of src_len bytes.
  */
+enum floor_mode {
+	FLOOR_STREAM, /* chunks back to back */
+	FLOOR_REQREP, /* one chunk for each req-byte request */
+	FLOOR_COPY,   /* the same, and each chunk first copied from the next MiB of src */
+};
 struct floor_stream;
-struct floor_stream *floor_stream_new(bool proc, bool pingpong, size_t req);
+struct floor_stream *floor_stream_new(bool proc, enum floor_mode mode, size_t req,
+				      const uint8_t *src, size_t src_len);
 int floor_stream_chunk(void *ctx, uint64_t i);
 void floor_stream_free(struct floor_stream *f);
 

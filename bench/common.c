@@ -152,6 +152,10 @@ int bench_peer_start(struct bench_peer *p, bool proc, int fd, void (*fn)(int fd,
 	}
 	if (p->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* Only fd: an inherited copy of the other end would hide its EOF. */
+		if (fd > 3)
+			close_range(3, (unsigned)fd - 1, 0);
+		close_range((unsigned)fd + 1, ~0u, 0);
 		fn(fd, arg);
 		_exit(0);
 	}

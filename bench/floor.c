@@ -9,8 +9,10 @@
  *     socket and answers with send(MSG_DONTWAIT), the way the server's loop
  *     does).
  *   streaming: one side writes Rread-sized chunks (11 + 1 MiB) back to back,
- *     the other reads each whole into one buffer; or, as a diagnostic, each
- *     chunk answers a small request (a synchronous Tread's shape, no 9P).
+ *     the other reads each whole into one buffer; or, as diagnostics, each
+ *     chunk answers a small request (a synchronous Tread's shape, no 9P), and
+ *     that plus a memcpy of the chunk from a file-sized buffer into the
+ *     reply first (what the RAM backend's read does).
  */
 #include "bench.h"
 
@@ -124,8 +126,10 @@ void floor_pp_free(struct floor_pp *f)
 
 struct floor_stream {
 	int fd;
-	bool pingpong;
+	enum floor_mode mode;
 	size_t req;
+	const uint8_t *src;   /* FLOOR_COPY: the file */
+	uint64_t nsrc;	      /* its size in chunks */
 	uint8_t *cbuf, *wbuf; /* the reader's and the writer's chunk */
 	struct bench_peer peer;
 };
@@ -143,18 +147,29 @@ static void stream_server(int fd, void *arg)
 {
 	struct floor_stream *f = arg;
 	uint8_t req[64];
-	while (bench_read_full(fd, req, f->req) == 0)
+	for (uint64_t i = 0; bench_read_full(fd, req, f->req) == 0; i++) {
+		if (f->mode == FLOOR_COPY)
+			memcpy(f->wbuf + P9_RREAD_HDRSZ, f->src + i % f->nsrc * BENCH_CHUNK,
+			       BENCH_CHUNK);
 		if (bench_write_full(fd, f->wbuf, BENCH_RREAD) < 0)
 			break;
+	}
 }
 
-struct floor_stream *floor_stream_new(bool proc, bool pingpong, size_t req)
+struct floor_stream *floor_stream_new(bool proc, enum floor_mode mode, size_t req,
+				      const uint8_t *src, size_t src_len)
 {
 	struct floor_stream *f = calloc(1, sizeof *f);
 	int sv[2];
 	if (!f)
 		return NULL;
-	f->pingpong = pingpong;
+	f->mode = mode;
+	f->src = src;
+	f->nsrc = src_len / BENCH_CHUNK;
+	if (mode == FLOOR_COPY && f->nsrc == 0) {
+		free(f);
+		return NULL;
+	}
 	f->req = req < 64 ? req : 64;
 	f->cbuf = malloc(BENCH_RREAD);
 	f->wbuf = malloc(BENCH_RREAD);
@@ -163,8 +178,8 @@ struct floor_stream *floor_stream_new(bool proc, bool pingpong, size_t req)
 	memset(f->cbuf, 0, BENCH_RREAD);
 	memset(f->wbuf, 'x', BENCH_RREAD);
 	f->fd = sv[0];
-	if (bench_peer_start(&f->peer, proc, sv[1], pingpong ? stream_server : stream_writer, f) <
-	    0) {
+	if (bench_peer_start(&f->peer, proc, sv[1],
+			     mode != FLOOR_STREAM ? stream_server : stream_writer, f) < 0) {
 		close(sv[0]);
 		goto fail;
 	}
@@ -180,7 +195,7 @@ int floor_stream_chunk(void *ctx, uint64_t i)
 {
 	(void)i;
 	struct floor_stream *f = ctx;
-	if (f->pingpong) {
+	if (f->mode != FLOOR_STREAM) {
 		int rc = bench_write_full(f->fd, f->cbuf, f->req);
 		if (rc < 0)
 			return rc;
