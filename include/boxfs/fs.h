@@ -146,6 +146,13 @@ typedef int (*boxfs_fill_fn)(void *ctx, const char *name, uint64_t ino, uint32_t
 /* (fill never calls back into the backend, which may hold its locks while
  * calling it.) */
 
+/*
+ * Zero-copy reads: a backend hands n bytes of file data (NULL when n is 0) to
+ * give while they are stable; give answers n or -errno, and its answer is
+ * the read's.
+ */
+typedef ssize_t (*boxfs_give_fn)(void *ctx, const void *data, size_t n);
+
 /* Backend flags. */
 enum {
 	/* Every operation is quick and never waits: the core runs it on the
@@ -193,6 +200,12 @@ struct boxfs_fs_ops {
 	/* Reads up to count bytes at off; 0 at end of file. Default: -EINVAL. */
 	ssize_t (*read)(void *aux, struct boxfs_call *c, void *node, void *fh, void *buf,
 			size_t count, uint64_t off);
+
+	/* Optional, beside read: the same bytes handed to give without a copy
+	 * (see boxfs_give_fn); give may write them to a socket, so a backend
+	 * holding a lock holds it only for that call. */
+	ssize_t (*read_direct)(void *aux, struct boxfs_call *c, void *node, void *fh, size_t count,
+			       uint64_t off, boxfs_give_fn give, void *ctx);
 
 	/* Writes count bytes at off (at the end for O_APPEND opens); answers the
 	 * count written. Default: -EROFS. */

@@ -178,6 +178,12 @@ ssize_t bx_fs_read(struct boxfs_call *c, struct bx_vnode *v, void *fh, void *buf
 	FS_CALL(v, read, -EINVAL, c, v->node, fh, buf, n, off);
 }
 
+ssize_t bx_fs_read_direct(struct boxfs_call *c, struct bx_vnode *v, void *fh, size_t n,
+			  uint64_t off, boxfs_give_fn give, void *ctx)
+{
+	FS_CALL(v, read_direct, -EOPNOTSUPP, c, v->node, fh, n, off, give, ctx);
+}
+
 ssize_t bx_fs_write(struct boxfs_call *c, struct bx_vnode *v, void *fh, const void *buf, size_t n,
 		    uint64_t off)
 {
@@ -426,8 +432,7 @@ static int walk_path(struct bx_ns *ns, struct boxfs_call *c, const char *path, b
 	return 0;
 }
 
-int bx_ns_walk_path(struct bx_ns *ns, struct boxfs_call *c, const char *path,
-		    struct bx_vnode **out)
+int bx_ns_walk_path(struct bx_ns *ns, struct boxfs_call *c, const char *path, struct bx_vnode **out)
 {
 	return walk_path(ns, c, path, false, out);
 }

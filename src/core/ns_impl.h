@@ -97,6 +97,9 @@ int bx_fs_create(struct boxfs_call *c, struct bx_vnode *dir, const char *name, i
 		 uint32_t mode, struct bx_vnode **out, struct boxfs_attr *a, void **fh);
 ssize_t bx_fs_read(struct boxfs_call *c, struct bx_vnode *v, void *fh, void *buf, size_t n,
 		   uint64_t off);
+/* -EOPNOTSUPP when the backend has no read_direct. */
+ssize_t bx_fs_read_direct(struct boxfs_call *c, struct bx_vnode *v, void *fh, size_t n,
+			  uint64_t off, boxfs_give_fn give, void *ctx);
 ssize_t bx_fs_write(struct boxfs_call *c, struct bx_vnode *v, void *fh, const void *buf, size_t n,
 		    uint64_t off);
 int bx_fs_readdir(struct boxfs_call *c, struct bx_vnode *v, void *fh, uint64_t cookie,

@@ -177,33 +177,43 @@ static void rearm(struct bx_conn *c)
 		c->events = ev;
 }
 
-static ssize_t put_bytes(struct bx_conn *c, const void *buf, size_t len)
+static ssize_t put_iov(struct bx_conn *c, const struct iovec *iov, int n)
 {
-	ssize_t n;
+	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
+	ssize_t r;
 	do
-		n = c->is_socket ? send(c->wfd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
-				 : write(c->wfd, buf, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == EAGAIN)
-		n = 0;
-	return n;
+		r = c->is_socket ? sendmsg(c->wfd, &m, MSG_NOSIGNAL | MSG_DONTWAIT)
+				 : writev(c->wfd, iov, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && errno == EAGAIN)
+		r = 0;
+	return r;
 }
 
-void bx_conn_send(struct bx_conn *c, const void *buf, size_t len)
+static ssize_t put_bytes(struct bx_conn *c, const void *buf, size_t len)
 {
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	return put_iov(c, &iov, 1);
+}
+
+void bx_conn_sendv(struct bx_conn *c, const struct iovec *iov, int n)
+{
+	size_t len = 0;
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
 	pthread_mutex_lock(&c->wmu);
 	if (c->dead)
 		goto out;
 	size_t done = 0;
 	if (!c->qhead) {
-		ssize_t n = put_bytes(c, buf, len);
-		if (n < 0) {
+		ssize_t w = put_iov(c, iov, n);
+		if (w < 0) {
 			c->dead = true;
 			goto out;
 		}
-		done = (size_t)n;
+		done = (size_t)w;
 	}
-	if (done < len) {
+	if (done < len) { /* queue what the socket did not take */
 		struct bx_obuf *b = malloc(sizeof *b + (len - done));
 		if (!b) {
 			c->dead = true; /* a reply we cannot deliver breaks the stream */
@@ -213,7 +223,17 @@ void bx_conn_send(struct bx_conn *c, const void *buf, size_t len)
 		b->next = NULL;
 		b->len = len - done;
 		b->off = 0;
-		memcpy(b->data, (const uint8_t *)buf + done, b->len);
+		size_t at = 0, skip = done;
+		for (int i = 0; i < n; i++) {
+			size_t l = iov[i].iov_len;
+			if (skip >= l) {
+				skip -= l;
+				continue;
+			}
+			memcpy(b->data + at, (const uint8_t *)iov[i].iov_base + skip, l - skip);
+			at += l - skip;
+			skip = 0;
+		}
 		if (c->qtail)
 			c->qtail->next = b;
 		else
@@ -224,6 +244,12 @@ void bx_conn_send(struct bx_conn *c, const void *buf, size_t len)
 	}
 out:
 	pthread_mutex_unlock(&c->wmu);
+}
+
+void bx_conn_send(struct bx_conn *c, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	bx_conn_sendv(c, &iov, 1);
 }
 
 /* EPOLLOUT: writes what is queued. */
@@ -345,8 +371,8 @@ static bool conn_link(struct bx_server *srv, struct bx_conn *c)
  * holding one reference. On failure the descriptors are closed and *err says
  * why (-ENOMEM, or -EMFILE when max_conns are served already).
  */
-static struct bx_conn *conn_new(struct bx_server *srv, const struct bx_door *door, int rfd,
-				int wfd, int *err)
+static struct bx_conn *conn_new(struct bx_server *srv, const struct bx_door *door, int rfd, int wfd,
+				int *err)
 {
 	struct bx_conn *c = calloc(1, sizeof *c);
 	*err = -ENOMEM;
@@ -395,7 +421,7 @@ static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, 
 		struct ucred uc;
 		socklen_t ul = sizeof uc;
 		if (c->local && getsockopt(rfd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0) {
-			c->peer = (struct boxfs_cred){.uid = uc.uid, .gid = uc.gid};
+			c->peer = (struct boxfs_cred){ .uid = uc.uid, .gid = uc.gid };
 			c->has_peer = true;
 		}
 	} else {
@@ -405,7 +431,7 @@ static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, 
 	if (wfd != rfd)
 		fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
 	c->events = EPOLLIN | EPOLLRDHUP;
-	struct epoll_event ev = {.events = c->events, .data.ptr = c};
+	struct epoll_event ev = { .events = c->events, .data.ptr = c };
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
 		err = -errno;
 		conn_close(c);

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct bx_conn;
 
@@ -110,6 +111,9 @@ void bx_conn_put(struct bx_conn **c);
  * from any thread. A connection that died drops the bytes.
  */
 void bx_conn_send(struct bx_conn *c, const void *buf, size_t len);
+
+/* bx_conn_send of the n pieces of iov, back to back, as one message. */
+void bx_conn_sendv(struct bx_conn *c, const struct iovec *iov, int n);
 
 /* Closes the connection from a door (broken framing, protocol error). */
 void bx_conn_abort(struct bx_conn *c);

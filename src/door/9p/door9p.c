@@ -241,6 +241,11 @@ static void send_error(struct req *r, int err)
 
 static void send_reply(struct req *r, int rc)
 {
+	if (rc == 0 && r->direct) { /* header and data in place, from a direct read */
+		trace(r->pc, "<-", &r->out);
+		bx_conn_sendv(r->conn, r->direct, r->ndirect);
+		return;
+	}
 	if (rc < 0) {
 		send_error(r, rc);
 		return;
@@ -272,6 +277,9 @@ static void send_rflush(struct p9conn *pc, uint16_t tag)
 static void respond(struct req *r, int rc)
 {
 	struct p9conn *pc = r->pc;
+	if (r->answered)
+		return; /* a direct read answered while the handler ran */
+	r->answered = true;
 	if (!r->on_pool) {
 		send_reply(r, rc);
 		return;
@@ -313,7 +321,7 @@ static void clunk_one(uint64_t num, void *val, void *arg)
 	struct fid *f = val;
 	struct p9conn *pc = arg;
 	if (f->rclose) {
-		struct req r = {.conn = pc->conn, .pc = pc};
+		struct req r = { .conn = pc->conn, .pc = pc };
 		bx_call_init(&r.call, &f->user->cred);
 		p9_unlink_fid(&r, f);
 		bx_call_destroy(&r.call);
@@ -328,9 +336,11 @@ static void p9_reset(struct p9conn *pc)
 	bx_intmap_each(&pc->tags, abort_one, NULL);
 	bx_intmap_clear(&pc->tags);
 	pc->inflight = 0;
-	bx_intmap_each(&pc->fids, clunk_one, pc);
-	bx_intmap_clear(&pc->fids);
+	struct bx_intmap fids = pc->fids; /* clunked outside pc->mu: they call backends */
+	pc->fids = (struct bx_intmap){ 0 };
 	pthread_mutex_unlock(&pc->mu);
+	bx_intmap_each(&fids, clunk_one, pc);
+	bx_intmap_clear(&fids);
 	bx_locks_drop_session(pc->conn->srv->locks, pc, true, 0, 0);
 }
 
@@ -463,7 +473,11 @@ static int h_attach(struct req *r)
 	return rc;
 }
 
-/* Tflush: answered at once unless oldtag is still running on the pool. */
+/*
+ * Tflush: answered at once unless oldtag is still running on the pool. The
+ * cancel is made holding pc->mu, which keeps the old request from finishing
+ * (and being freed) meanwhile; bx_call_cancel never blocks on a lock.
+ */
 static void do_flush(struct p9conn *pc, const struct p9_fcall *in)
 {
 	pthread_mutex_lock(&pc->mu);
@@ -473,11 +487,10 @@ static void do_flush(struct p9conn *pc, const struct p9_fcall *in)
 		w->tag = in->tag;
 		w->next = old->flushes;
 		old->flushes = w;
-		pthread_mutex_unlock(&pc->mu);
 		bx_call_cancel(&old->call);
-		return;
+	} else {
+		send_rflush(pc, in->tag); /* under pc->mu: after any reply being sent */
 	}
-	send_rflush(pc, in->tag); /* under pc->mu: after any reply being sent */
 	pthread_mutex_unlock(&pc->mu);
 }
 
@@ -568,6 +581,27 @@ static int read_xattr(struct req *r, struct fid *f, uint64_t off, uint32_t count
 	return (int)n;
 }
 
+/*
+ * Direct reads: the backend hands over the file's bytes and the request is
+ * answered right there, an Rread header and the data going to the socket with
+ * no copy. The lock order is the backend's lock, then pc->mu: nothing holds
+ * pc->mu while calling a backend.
+ */
+static ssize_t give_rread(void *ctx, const void *data, size_t n)
+{
+	struct req *r = ctx;
+	p9_pack_rread_hdr(r->obuf, P9_Rread, r->in.tag, (uint32_t)n);
+	struct iovec iov[2] = { { r->obuf, P9_RREAD_HDRSZ }, { (void *)data, n } };
+	r->out = (struct p9_fcall){ .type = P9_Rread,
+				    .tag = r->in.tag,
+				    .rread = { .count = (uint32_t)n, .data = data } };
+	r->direct = iov;
+	r->ndirect = n ? 2 : 1;
+	respond(r, 0);
+	r->direct = NULL;
+	return (ssize_t)n;
+}
+
 static int h_read(struct req *r)
 {
 	struct p9conn *pc = r->pc;
@@ -586,11 +620,12 @@ static int h_read(struct req *r)
 		n = pc->d == P9_2000L
 			    ? -EISDIR
 			    : p9_dirread(r, f, t->offset, count, r->obuf + P9_RREAD_HDRSZ);
-	else
+	else if ((n = bx_fs_read_direct(&r->call, f->v, f->fh, count, t->offset, give_rread, r)) ==
+		 -EOPNOTSUPP)
 		n = bx_fs_read(&r->call, f->v, f->fh, r->obuf + P9_RREAD_HDRSZ, count, t->offset);
 	p9_fid_put(&f);
-	if (n < 0)
-		return (int)n;
+	if (n < 0 || r->answered)
+		return n < 0 ? (int)n : 0;
 	r->out.type = P9_Rread;
 	r->out.rread.count = (uint32_t)n;
 	r->raw = true;

@@ -91,6 +91,9 @@ struct req {
 	uint8_t *obuf; /* msize bytes of the replying thread's scratch */
 	uint32_t ocap;
 	bool raw; /* out is already packed in obuf (Rread, Rreaddir): olen bytes */
+	const struct iovec *direct; /* or out is these pieces (a direct read) */
+	int ndirect;
+	bool answered; /* respond() has run */
 	size_t olen;
 };
 

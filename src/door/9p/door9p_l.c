@@ -46,7 +46,6 @@ static void act_gid(struct req *r, uint32_t gid)
 		c->gid = gid;
 }
 
-
 static int h_statfs(struct req *r)
 {
 	struct fid *f = p9_use_fid(r, r->in.tstatfs.fid);

@@ -134,7 +134,6 @@ static void fill_stat(struct req *r, struct bx_vnode *v, const struct boxfs_attr
 	};
 }
 
-
 /* 9P2000 open modes to host open flags. */
 static int open_flags(uint8_t mode)
 {

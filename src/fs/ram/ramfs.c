@@ -723,8 +723,9 @@ out:
 	return r;
 }
 
-static ssize_t ram_read(void *aux, struct boxfs_call *c, void *node, void *fh, void *buf,
-			size_t count, uint64_t off)
+/* Hands the bytes at off (up to count) to give while the tree is locked. */
+static ssize_t ram_read_direct(void *aux, struct boxfs_call *c, void *node, void *fh, size_t count,
+			       uint64_t off, boxfs_give_fn hand, void *ctx)
 {
 	(void)c;
 	struct ramfs *fs = aux;
@@ -738,13 +739,25 @@ static ssize_t ram_read(void *aux, struct boxfs_call *c, void *node, void *fh, v
 		r = -EISDIR;
 	} else if (!S_ISREG(n->mode)) {
 		r = -EINVAL;
-	} else if (off < n->size) {
-		size_t len = n->size - off < count ? n->size - off : count;
-		memcpy(buf, n->data + off, len);
-		r = (ssize_t)len;
+	} else {
+		size_t len = off < n->size ? (n->size - off < count ? n->size - off : count) : 0;
+		r = hand(ctx, len ? n->data + off : NULL, len);
 	}
 	unlock(fs);
 	return r;
+}
+
+static ssize_t copy_out(void *ctx, const void *data, size_t n)
+{
+	if (n)
+		memcpy(ctx, data, n);
+	return (ssize_t)n;
+}
+
+static ssize_t ram_read(void *aux, struct boxfs_call *c, void *node, void *fh, void *buf,
+			size_t count, uint64_t off)
+{
+	return ram_read_direct(aux, c, node, fh, count, off, copy_out, buf);
 }
 
 static ssize_t ram_write(void *aux, struct boxfs_call *c, void *node, void *fh, const void *buf,
@@ -1215,6 +1228,7 @@ static const struct boxfs_fs_ops ram_ops = {
 	.open = ram_open,
 	.create = ram_create,
 	.read = ram_read,
+	.read_direct = ram_read_direct,
 	.write = ram_write,
 	.readdir = ram_readdir,
 	.mkdir = ram_mkdir,
