@@ -9,7 +9,7 @@ DESTDIR      ?=
 FUZZ_SECONDS ?= 60
 MESON        ?= meson
 
-.PHONY: all deps build test test-asan fuzz run bench install clean format
+.PHONY: all deps build test test-asan fuzz run bench install clean format interop
 
 all: build
 
@@ -49,6 +49,9 @@ run: deps build
 
 bench: deps build
 	@scripts/run-bench.sh $(BUILD)
+
+interop: deps build
+	@tests/interop/run.sh $(BUILD)
 
 install: build
 	DESTDIR=$(DESTDIR) $(MESON) install -C $(BUILD)

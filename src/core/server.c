@@ -430,6 +430,13 @@ static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, 
 	fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
 	if (wfd != rfd)
 		fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
+	if (c->is_socket) {
+		/* Room for two whole replies, so large reads rarely need the queue
+		 * (the kernel caps this unless the server may force it). */
+		int want = (int)(2 * (size_t)srv->opts.max_msize);
+		if (setsockopt(wfd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0)
+			setsockopt(wfd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+	}
 	c->events = EPOLLIN | EPOLLRDHUP;
 	struct epoll_event ev = { .events = c->events, .data.ptr = c };
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {

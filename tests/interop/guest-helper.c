@@ -24,6 +24,7 @@
  *   xattr PATH          set, get, list and remove user.* attributes.
  *   unlinked PATH       open PATH, unlink it, then read and write through the
  *                       descriptor.
+ *   unlinked-fstat PATH the same, then fstat the descriptor (size, nlink 0).
  *
  * Exit status: 0 the check passed; 1 it failed (the reason is on stderr);
  * 77 the operation is not supported here (EOPNOTSUPP for xattrs, EINVAL/ENODEV
@@ -246,7 +247,7 @@ static int cmd_xattr(const char *path)
 	return 0;
 }
 
-static int cmd_unlinked(const char *path)
+static int cmd_unlinked(const char *path, int with_fstat)
 {
 	static const char text[] = "data still readable after unlink\n";
 	char buf[256];
@@ -270,11 +271,18 @@ static int cmd_unlinked(const char *path)
 	n = pread(fd, buf, sizeof buf, 0);
 	if (n != (ssize_t)(sizeof text - 1) || buf[0] != 'X' || memcmp(buf + 1, text + 1, sizeof text - 2) != 0)
 		return fail("pread after pwrite to the unlinked file gave %zd bytes", n);
-	if (fstat(fd, &st) < 0)
-		return fail("fstat of the unlinked file");
-	if (st.st_size != (off_t)(sizeof text - 1)) {
-		errno = 0;
-		return fail("fstat of the unlinked file: size %lld", (long long)st.st_size);
+	if (with_fstat) {
+		if (fstat(fd, &st) < 0)
+			return fail("fstat of the unlinked file");
+		if (st.st_size != (off_t)(sizeof text - 1)) {
+			errno = 0;
+			return fail("fstat of the unlinked file: size %lld", (long long)st.st_size);
+		}
+		if (st.st_nlink != 0) {
+			errno = 0;
+			return fail("fstat of the unlinked file: nlink %lu, expected 0",
+				    (unsigned long)st.st_nlink);
+		}
 	}
 	if (close(fd) < 0)
 		return fail("close of the unlinked file");
@@ -382,8 +390,10 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "xattr") == 0)
 		return cmd_xattr(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "unlinked") == 0)
-		return cmd_unlinked(argv[2]);
+		return cmd_unlinked(argv[2], 0);
+	if (argc == 3 && strcmp(argv[1], "unlinked-fstat") == 0)
+		return cmd_unlinked(argv[2], 1);
 	fprintf(stderr, "usage: guest-helper lock PATH [PATH2] | mmap PATH SIZE | pattern PATH SIZE |\n"
-			"       verify PATH SIZE | xattr PATH | unlinked PATH\n");
+			"       verify PATH SIZE | xattr PATH | unlinked PATH | unlinked-fstat PATH\n");
 	return 2;
 }

@@ -88,6 +88,7 @@ t_bigfile() {
 	eq "sha256 (page cache)" "$(sha "$D/big.bin")" "$want"
 	drop_caches
 	eq "sha256 after drop_caches" "$(sha "$D/big.bin")" "$want"
+	echo "# hostcheck $CFG/big.bin $want" >&3
 	# Unaligned reads and an overwrite in the middle with odd block sizes.
 	run dd if="$BIG" of="$D/big2.bin" bs=12345 2>/dev/null
 	eq "sha256 of dd bs=12345 copy" "$(sha "$D/big2.bin")" "$want"
@@ -104,6 +105,7 @@ t_append() {
 	drop_caches
 	eq "content" "$(cat "$D/append.txt" | tr '\n' ' ')" "line1 line2 line3 "
 	eq "size" "$(stat -c %s "$D/append.txt")" 18
+	echo "# hostcheck $CFG/append.txt $(sha "$D/append.txt")" >&3
 }
 
 t_truncate() {
@@ -184,6 +186,7 @@ t_symlink() {
 	eq "readlink" "$(readlink "$D/sym.link")" sym.target
 	[ -L "$D/sym.link" ] || fail "not a symlink (lstat)"
 	eq "read through symlink" "$(cat "$D/sym.link")" target-data
+	echo "# hostlink $CFG/sym.link sym.target" >&3
 	run ln -s /no/such/place "$D/sym.dangling"
 	eq "readlink of a dangling link" "$(readlink "$D/sym.dangling")" /no/such/place
 	[ -e "$D/sym.dangling" ] && fail "dangling link resolves"
@@ -268,6 +271,7 @@ t_dir1000() {
 	cd / || fail cd
 	eq "entries after removing 500" "$(ls "$D/many" | wc -l)" 500
 	eq "ls -l after removing 500" "$(ls -l "$D/many" | grep -c '^-')" 500
+	echo "# hostcount $CFG/many 500" >&3
 }
 
 t_lock() {
@@ -291,6 +295,7 @@ t_mmap() {
 	guest-helper mmap "$D/mmap.bin" $MMAPSIZE
 	rc=$?
 	if [ $rc = 77 ]; then
+		rm -f "$D/mmap.bin"
 		[ "$C" = none ] && skip "no shared writable mmap with cache=none (Linux maps read-only)"
 		fail "shared writable mmap refused with cache=$C"
 	fi
@@ -315,6 +320,10 @@ t_unlinked() {
 	run guest-helper unlinked "$D/unlinked.f"
 	[ -e "$D/unlinked.f" ] && fail "unlinked file visible again"
 	true
+}
+
+t_unlinked_fstat() {
+	run guest-helper unlinked-fstat "$D/unlinked2.f"
 }
 
 t_rmr() {
@@ -354,10 +363,6 @@ t_remount() {
 		run guest-helper verify "$D/mmap.bin" $MMAPSIZE
 	fi
 	eq "truncated file size" "$(stat -c %s "$D/trunc.bin")" 2
-	echo "# hostcheck $CFG/big.bin $(cat /tmp/big.sha)" >&3
-	echo "# hostcheck $CFG/append.txt $(sha "$D/append.txt")" >&3
-	echo "# hostcount $CFG/many 500" >&3
-	is_plain || echo "# hostlink $CFG/sym.link sym.target" >&3
 }
 
 t_umount() {
@@ -427,6 +432,7 @@ t_lock2 fcntl locks, two mounts (server decides)
 t_mmap shared writable mmap
 t_xattr xattrs (user.*)
 t_unlinked read and write an unlinked open file
+t_unlinked_fstat fstat of an unlinked open file
 t_rmr rm -r of a tree
 t_remount remount persistence
 t_umount umount'
