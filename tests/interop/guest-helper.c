@@ -10,12 +10,15 @@
  * Usage: guest-helper COMMAND ARGS...
  *   lock PATH [PATH2]   take a write lock with F_SETLK on PATH; a second open
  *                       file description of PATH in a child process must see
- *                       the conflict (F_SETLK fails with EAGAIN/EACCES,
- *                       F_GETLK reports the holder) and must get the lock once
- *                       the parent unlocks. With PATH2 (the same file through
- *                       a second mount, i.e. a second 9P connection) the child
- *                       uses PATH2 instead, so the conflict is decided by the
- *                       server rather than by the guest's own lock table.
+ *                       the conflict (F_SETLK of a write or a read lock fails
+ *                       with EAGAIN/EACCES, at once) and must get the lock
+ *                       once the parent unlocks. With PATH2 (the same file
+ *                       through a second mount, i.e. a second 9P connection)
+ *                       the child uses PATH2 instead, so the conflict is
+ *                       decided by the server (Tlock) rather than by the
+ *                       guest's own lock table.
+ *   getlk PATH [PATH2]  the same set-up; the child's F_GETLK must report the
+ *                       parent's write lock (through PATH2: Tgetlock).
  *   mmap PATH SIZE      create PATH of SIZE bytes, map it MAP_SHARED read-write,
  *                       fill it with the test pattern, msync, munmap, close,
  *                       then read it back with read(2) and check the pattern.
@@ -24,7 +27,8 @@
  *   xattr PATH          set, get, list and remove user.* attributes.
  *   unlinked PATH       open PATH, unlink it, then read and write through the
  *                       descriptor.
- *   unlinked-fstat PATH the same, then fstat the descriptor (size, nlink 0).
+ *   unlinked-fstat PATH [NLINK]  the same, then fstat the descriptor: the size,
+ *                       and st_nlink == NLINK when given.
  *
  * Exit status: 0 the check passed; 1 it failed (the reason is on stderr);
  * 77 the operation is not supported here (EOPNOTSUPP for xattrs, EINVAL/ENODEV
@@ -247,7 +251,7 @@ static int cmd_xattr(const char *path)
 	return 0;
 }
 
-static int cmd_unlinked(const char *path, int with_fstat)
+static int cmd_unlinked(const char *path, int with_fstat, long want_nlink)
 {
 	static const char text[] = "data still readable after unlink\n";
 	char buf[256];
@@ -278,10 +282,10 @@ static int cmd_unlinked(const char *path, int with_fstat)
 			errno = 0;
 			return fail("fstat of the unlinked file: size %lld", (long long)st.st_size);
 		}
-		if (st.st_nlink != 0) {
+		if (want_nlink >= 0 && st.st_nlink != (nlink_t)want_nlink) {
 			errno = 0;
-			return fail("fstat of the unlinked file: nlink %lu, expected 0",
-				    (unsigned long)st.st_nlink);
+			return fail("fstat of the unlinked file: nlink %lu, expected %ld",
+				    (unsigned long)st.st_nlink, want_nlink);
 		}
 	}
 	if (close(fd) < 0)
@@ -296,7 +300,7 @@ static int setlk(int fd, int cmdno, short type)
 	return fcntl(fd, cmdno, &fl);
 }
 
-static int cmd_lock(const char *path, const char *path2)
+static int cmd_lock(int getlk, const char *path, const char *path2)
 {
 	int fd, down[2], up[2], status;
 	pid_t child;
@@ -325,6 +329,17 @@ static int cmd_lock(const char *path, const char *path2)
 		close(up[0]);
 		if (fd2 < 0)
 			_exit(fail("open %s", p));
+		if (getlk) {
+			/* Only F_GETLK: does the other side see the parent's lock? */
+			if (fcntl(fd2, F_GETLK, &fl) < 0)
+				_exit(fail("F_GETLK"));
+			if (fl.l_type != F_WRLCK) {
+				errno = 0;
+				_exit(fail("F_GETLK reports type %d, expected F_WRLCK (%d)", fl.l_type,
+					   F_WRLCK));
+			}
+			_exit(0);
+		}
 		if (setlk(fd2, F_SETLK, F_WRLCK) == 0) {
 			errno = 0;
 			_exit(fail("F_SETLK F_WRLCK succeeded while the parent holds a write lock"));
@@ -334,12 +349,6 @@ static int cmd_lock(const char *path, const char *path2)
 		if (setlk(fd2, F_SETLK, F_RDLCK) == 0) {
 			errno = 0;
 			_exit(fail("F_SETLK F_RDLCK succeeded while the parent holds a write lock"));
-		}
-		if (fcntl(fd2, F_GETLK, &fl) < 0)
-			_exit(fail("F_GETLK"));
-		if (fl.l_type != F_WRLCK) {
-			errno = 0;
-			_exit(fail("F_GETLK reports type %d, expected F_WRLCK (%d)", fl.l_type, F_WRLCK));
 		}
 		if (write(up[1], "c", 1) != 1)
 			_exit(fail("write to pipe"));
@@ -380,7 +389,9 @@ int main(int argc, char **argv)
 	signal(SIGALRM, on_alarm);
 	alarm(20);
 	if (argc >= 3 && strcmp(argv[1], "lock") == 0)
-		return cmd_lock(argv[2], argc >= 4 ? argv[3] : NULL);
+		return cmd_lock(0, argv[2], argc >= 4 ? argv[3] : NULL);
+	if (argc >= 3 && strcmp(argv[1], "getlk") == 0)
+		return cmd_lock(1, argv[2], argc >= 4 ? argv[3] : NULL);
 	if (argc == 4 && strcmp(argv[1], "mmap") == 0)
 		return cmd_mmap(argv[2], strtoul(argv[3], NULL, 0));
 	if (argc == 4 && strcmp(argv[1], "pattern") == 0)
@@ -390,10 +401,10 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "xattr") == 0)
 		return cmd_xattr(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "unlinked") == 0)
-		return cmd_unlinked(argv[2], 0);
-	if (argc == 3 && strcmp(argv[1], "unlinked-fstat") == 0)
-		return cmd_unlinked(argv[2], 1);
-	fprintf(stderr, "usage: guest-helper lock PATH [PATH2] | mmap PATH SIZE | pattern PATH SIZE |\n"
-			"       verify PATH SIZE | xattr PATH | unlinked PATH | unlinked-fstat PATH\n");
+		return cmd_unlinked(argv[2], 0, -1);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "unlinked-fstat") == 0)
+		return cmd_unlinked(argv[2], 1, argc == 4 ? strtol(argv[3], NULL, 0) : -1);
+	fprintf(stderr, "usage: guest-helper lock PATH [PATH2] | getlk PATH [PATH2] | mmap PATH SIZE | pattern PATH SIZE |\n"
+			"       verify PATH SIZE | xattr PATH | unlinked PATH | unlinked-fstat PATH [NLINK]\n");
 	return 2;
 }

@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include <boxfs/hostfs.h>
 #include <boxfs/ramfs.h>
 #include <boxfs/server.h>
 
@@ -27,10 +28,16 @@ static void serve_usage(FILE *out)
 	fprintf(out,
 		"usage: boxfs serve [OPTIONS]\n"
 		"\n"
-		"Serves a RAM file tree over 9P (9P2000, 9P2000.u and 9P2000.L) until\n"
-		"interrupted. With no --listen it listens on the default Unix socket and\n"
-		"prints its address.\n"
+		"Serves a RAM file tree, or host directories, over 9P (9P2000, 9P2000.u and\n"
+		"9P2000.L) until interrupted. With no --listen it listens on the default Unix\n"
+		"socket and prints its address.\n"
 		"\n"
+		"  -e, --export [NAME=]DIR   serve DIR: as the root, or with NAME as /NAME\n"
+		"                            beside the RAM tree (aname NAME); repeatable\n"
+		"      --ro                  exports are read-only\n"
+		"      --squash UID:GID      exports act as UID:GID for every client\n"
+		"      --allow-special       exports list and create device nodes, FIFOs and\n"
+		"                            sockets (never opened either way)\n"
 		"  -l, --listen [DOOR=]ADDR  listen on ADDR (repeatable); DOOR is 9p\n"
 		"                            ADDR: unix!/path, unix!@name, tcp!host!port, fd!R!W\n"
 		"  -d, --debug               print every message in and out on stderr\n"
@@ -41,6 +48,67 @@ static void serve_usage(FILE *out)
 		"      --workers N           threads for blocking backends (default 16)\n"
 		"      --no-trust-uname      on TCP, act as nobody instead of the attach name\n"
 		"  -h, --help                this text\n");
+}
+
+/*
+ * The namespace: an unnamed export is the root; otherwise the RAM tree is,
+ * with each NAME=DIR export mounted at /NAME. Answers 0 or -errno (said).
+ */
+static int mount_all(struct boxfs_server *srv, const struct boxfs_ramfs_opts *ro,
+		     struct boxfs_hostfs_opts *ho, const char *const *exports, unsigned n)
+{
+	const char *root_dir = NULL;
+	for (unsigned i = 0; i < n; i++) {
+		if (!strchr(exports[i], '=')) {
+			if (root_dir) {
+				warnx_("serve", "only one --export may be unnamed");
+				return -EINVAL;
+			}
+			root_dir = exports[i];
+		}
+	}
+	if (root_dir && n > 1) {
+		warnx_("serve", "an unnamed --export is the whole tree: name the others too");
+		return -EINVAL;
+	}
+	struct boxfs_fs *root;
+	if (root_dir) {
+		ho->root = root_dir;
+		root = boxfs_hostfs_new(ho);
+		if (!root) {
+			warnx_("serve", "cannot export %s: %s", root_dir, strerror(errno));
+			return -errno;
+		}
+	} else {
+		root = boxfs_ramfs_new(ro);
+	}
+	int r = boxfs_server_mount(srv, "/", root);
+	if (r < 0) {
+		warnx_("serve", "mounting the root: %s", strerror(-r));
+		return r;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const char *eq = strchr(exports[i], '=');
+		if (!eq)
+			continue;
+		char path[300];
+		int len = snprintf(path, sizeof path, "/%.*s", (int)(eq - exports[i]), exports[i]);
+		if (len <= 1 || (size_t)len >= sizeof path || strchr(path + 1, '/')) {
+			warnx_("serve", "bad export name in %s", exports[i]);
+			return -EINVAL;
+		}
+		ho->root = eq + 1;
+		struct boxfs_fs *fs = boxfs_hostfs_new(ho);
+		if (!fs) {
+			warnx_("serve", "cannot export %s: %s", eq + 1, strerror(errno));
+			return -errno;
+		}
+		if ((r = boxfs_server_mount(srv, path, fs)) < 0) {
+			warnx_("serve", "mounting %s at %s: %s", eq + 1, path, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -59,11 +127,12 @@ int cmd_serve(int argc, char **argv)
 	};
 	struct boxfs_server_opts so = { .trust_uname = true };
 	struct boxfs_ramfs_opts ro = { 0 };
-	const char *listen[32];
-	unsigned nlisten = 0;
+	const char *listen[32], *exports[32];
+	unsigned nlisten = 0, nexports = 0;
+	struct boxfs_hostfs_opts ho = { 0 };
 	int c;
 	unsigned long long v;
-	while ((c = getopt_long(argc, argv, "l:dh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:de:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			if (nlisten == 32) {
@@ -98,6 +167,31 @@ int cmd_serve(int argc, char **argv)
 		case 'T':
 			so.trust_uname = false;
 			break;
+		case 'e':
+			if (nexports == 32) {
+				warnx_("serve", "too many --export options");
+				return 2;
+			}
+			exports[nexports++] = optarg;
+			break;
+		case 'o':
+			ho.readonly = true;
+			break;
+		case 'X':
+			ho.allow_special = true;
+			break;
+		case 'S': {
+			unsigned uid, gid;
+			char extra;
+			if (sscanf(optarg, "%u:%u%c", &uid, &gid, &extra) != 2) {
+				warnx_("serve", "--squash wants UID:GID, not %s", optarg);
+				return 2;
+			}
+			ho.squash = true;
+			ho.squash_uid = uid;
+			ho.squash_gid = gid;
+			break;
+		}
 		case 'h':
 			serve_usage(stdout);
 			return 0;
@@ -130,9 +224,8 @@ int cmd_serve(int argc, char **argv)
 		warnx_("serve", "%s", strerror(errno));
 		return 1;
 	}
-	int r = boxfs_server_mount(srv, "/", boxfs_ramfs_new(&ro));
+	int r = mount_all(srv, &ro, &ho, exports, nexports);
 	if (r < 0) {
-		warnx_("serve", "mounting the RAM tree: %s", strerror(-r));
 		boxfs_server_free(srv);
 		return 1;
 	}
