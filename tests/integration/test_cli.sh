@@ -34,9 +34,11 @@ start_server() {
 	pids+=("$spid")
 	for _ in $(seq 100); do
 		grep -q '^boxfs: serving 9p on ' "$T/serve.out" 2>/dev/null && return 0
-		kill -0 "$spid" 2>/dev/null || return 1
+		kill -0 "$spid" 2>/dev/null || break
 		sleep 0.1
 	done
+	echo "# boxfs serve $* did not start; its output and errors:"
+	sed 's/^/#   /' "$T/serve.out" "$T/serve.err"
 	return 1
 }
 
