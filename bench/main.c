@@ -21,10 +21,15 @@
  * Targets are printed, never enforced: the exit status says only whether
  * every measurement ran.
  *
+ * -o export runs, instead of all that, the export comparison (export.c):
+ * boxfs serving a host directory against diod serving the same one, over
+ * TCP, driven by the client library; `make bench` runs it after the rest.
+ *
  * Usage: boxfs-bench [-qv] [-r RUNS] [-n ROUNDTRIPS] [-s FILE_MIB] [-t SECONDS]
  *                    [-x ADDR] [-o NAME]          (-h explains them)
  */
 #include "bench.h"
+#include "export.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -239,7 +244,9 @@ static void usage(FILE *out)
 		"  -t  seconds of streaming per throughput run (1.0)\n"
 		"  -x  use the server at ADDR (unix!/path) instead of a forked one\n"
 		"  -o  only the measurements whose NAME/PARTY (as -v prints them, e.g.\n"
-		"      raw-Tread/process) contains this string: for profiling the server\n"
+		"      raw-Tread/process) contains this string: for profiling the server;\n"
+		"      -o export: only boxfs serve --export against diod (needs diod; -r, -s,\n"
+		"      -t and -q apply; about 2 minutes at the defaults)\n"
 		"  -v  print every run's figures (µs mean and median, or MB/s) on stderr\n");
 }
 
@@ -247,10 +254,12 @@ int main(int argc, char **argv)
 {
 	struct cfg cfg = { .runs = 3, .rtts = 20000, .file_mib = 256, .secs = 1.0 };
 	int opt;
+	bool quick = false;
 	while ((opt = getopt(argc, argv, "qr:n:s:t:x:o:vh")) != -1) {
 		switch (opt) {
 		case 'q':
 			cfg = (struct cfg){ 1, 2000, 16, 0.2, cfg.external, cfg.verbose, cfg.only };
+			quick = true;
 			break;
 		case 'r':
 			cfg.runs = (unsigned)atoi(optarg);
@@ -288,6 +297,13 @@ int main(int argc, char **argv)
 	}
 	uint64_t t_start = bench_now_ns();
 	signal(SIGPIPE, SIG_IGN);
+	if (cfg.only && strcmp(cfg.only, "export") == 0) {
+		struct export_cfg ec = { cfg.runs, cfg.file_mib, cfg.secs, quick, cfg.verbose };
+		int erc = export_bench(&ec);
+		if (erc < 0)
+			fprintf(stderr, "boxfs-bench: export comparison: %s\n", strerror(-erc));
+		return erc < 0 ? 1 : 0;
+	}
 	raw9p_getattr_sizes(&req_size, &rep_size);
 
 	char dir[] = "/tmp/boxfs-bench.XXXXXX";

@@ -74,6 +74,20 @@ int bx_intmap_put(struct bx_intmap *m, uint64_t key, void *val)
 	return 0;
 }
 
+void *bx_intmap_replace(struct bx_intmap *m, uint64_t key, void *val)
+{
+	if (!m->nbuckets)
+		return NULL;
+	for (struct bx_intent *e = m->buckets[bucket(m, key)]; e; e = e->next) {
+		if (e->key == key) {
+			void *old = e->val;
+			e->val = val;
+			return old;
+		}
+	}
+	return NULL;
+}
+
 void *bx_intmap_del(struct bx_intmap *m, uint64_t key)
 {
 	if (!m->nbuckets)

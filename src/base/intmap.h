@@ -23,6 +23,10 @@ void *bx_intmap_get(const struct bx_intmap *m, uint64_t key);
 /* Inserts key (which must be absent). 0 or -ENOMEM. */
 int bx_intmap_put(struct bx_intmap *m, uint64_t key, void *val);
 
+/* Replaces the value of key (which must be present) without allocating;
+ * answers the old value, or NULL when key is absent (nothing changes). */
+void *bx_intmap_replace(struct bx_intmap *m, uint64_t key, void *val);
+
 /* Removes key and answers its value, or NULL when absent. */
 void *bx_intmap_del(struct bx_intmap *m, uint64_t key);
 

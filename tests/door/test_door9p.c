@@ -492,6 +492,15 @@ static void test_walk_rules(void **state)
 	lcreate(&t, 0, 3, "wf");
 	assert_int_equal(walk(&t, 3, 4, &rx, "x", NULL), P9_Rlerror);
 	assert_int_equal(rx.rlerror.ecode, ENOTDIR);
+	/* a walk onto the same fid moves it */
+	struct p9_rgetattr sub, moved;
+	assert_int_equal(walk(&t, 0, 5, &rx, "sub", NULL), P9_Rwalk);
+	assert_int_equal(getattr(&t, 5, &sub), 0);
+	assert_int_equal(walk(&t, 1, 1, &rx, "sub", NULL), P9_Rwalk);
+	assert_int_equal(getattr(&t, 1, &moved), 0);
+	assert_true(moved.qid.path == sub.qid.path);
+	assert_int_equal(walk(&t, 1, 1, &rx, "..", NULL), P9_Rwalk);
+	assert_int_equal(clunk(&t, 5), 0);
 	/* rule 2: a walk from an opened fid to another newfid */
 	assert_int_equal(walk(&t, 3, 4, &rx, NULL), P9_Rwalk);
 	assert_int_equal(clunk(&t, 4), 0);

@@ -116,20 +116,30 @@ void p9_fid_put(struct fid **fp)
  * on failure). Answers it with a reference for the caller, or NULL with
  * *err set: -EBADF when num is in use or NOFID, -ENOMEM.
  */
-struct fid *p9_fid_new(struct p9conn *pc, uint32_t num, const struct p9user *user,
-		       struct bx_vnode *v, int *err)
+struct fid *p9_fid_alloc(uint32_t num, const struct p9user *user, struct bx_vnode *v)
 {
 	struct fid *f = calloc(1, sizeof *f);
 	if (!f) {
 		bx_vnode_put(&v);
-		*err = -ENOMEM;
 		return NULL;
 	}
-	atomic_init(&f->ref, 2);
+	atomic_init(&f->ref, 1);
 	f->num = num;
 	f->user = user;
 	f->v = v;
 	pthread_mutex_init(&f->mu, NULL);
+	return f;
+}
+
+struct fid *p9_fid_new(struct p9conn *pc, uint32_t num, const struct p9user *user,
+		       struct bx_vnode *v, int *err)
+{
+	struct fid *f = p9_fid_alloc(num, user, v);
+	if (!f) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	atomic_store(&f->ref, 2);
 	pthread_mutex_lock(&pc->mu);
 	int r = num == P9_NOFID || bx_intmap_get(&pc->fids, num) ? -EBADF
 								 : bx_intmap_put(&pc->fids, num, f);
@@ -140,6 +150,29 @@ struct fid *p9_fid_new(struct p9conn *pc, uint32_t num, const struct p9user *use
 		*err = r;
 	}
 	return f;
+}
+
+int p9_fid_replace(struct p9conn *pc, struct fid *old, struct fid *nf)
+{
+	pthread_mutex_lock(&pc->mu);
+	bool mine = bx_intmap_get(&pc->fids, old->num) == old;
+	if (mine)
+		bx_intmap_replace(&pc->fids, old->num, nf);
+	pthread_mutex_unlock(&pc->mu);
+	if (!mine) {
+		p9_fid_put(&nf);
+		return -EBADF; /* clunked meanwhile */
+	}
+	p9_fid_put(&old); /* the table's reference */
+	return 0;
+}
+
+void p9_fid_origin(struct fid *f, struct bx_vnode **parent, char name[256])
+{
+	pthread_mutex_lock(&f->mu);
+	*parent = f->parent && f->name ? bx_vnode_get(f->parent) : NULL;
+	snprintf(name, 256, "%s", *parent ? f->name : "");
+	pthread_mutex_unlock(&f->mu);
 }
 
 /* Removes num from the table (the table's reference goes). */
@@ -508,10 +541,9 @@ static int h_walk(struct req *r)
 	if (f->kind != FID_FILE || (f->open && t->newfid == t->fid && t->nwname > 0))
 		rc = -EBADF; /* walking an open fid in place; a clone of it is fine */
 	struct bx_vnode *v = bx_vnode_get(f->v);
-	struct bx_vnode *parent = f->parent ? bx_vnode_get(f->parent) : NULL;
-	char name[256] = "";
-	if (f->name)
-		snprintf(name, sizeof name, "%s", f->name);
+	struct bx_vnode *parent;
+	char name[256];
+	p9_fid_origin(f, &parent, name);
 	r->out.type = P9_Rwalk;
 	r->out.rwalk.nwqid = 0;
 	for (unsigned i = 0; rc == 0 && i < t->nwname; i++) {
@@ -537,19 +569,17 @@ static int h_walk(struct req *r)
 	}
 	if (r->out.rwalk.nwqid > 0 && rc < 0)
 		rc = 0; /* a partial walk: Rwalk with fewer qids, newfid untouched */
-	else if (rc == 0 && t->newfid == t->fid) {
-		pthread_mutex_lock(&f->mu);
-		struct bx_vnode *old = f->v;
-		f->v = v;
-		v = old;
-		p9_fid_set_origin(f, parent, name[0] ? name : NULL);
-		pthread_mutex_unlock(&f->mu);
-	} else if (rc == 0) {
-		struct fid *nf = p9_fid_new(pc, t->newfid, f->user, v, &rc);
+	else if (rc == 0) {
+		bool in_place = t->newfid == t->fid;
+		struct fid *nf = in_place ? p9_fid_alloc(t->fid, f->user, v)
+					  : p9_fid_new(pc, t->newfid, f->user, v, &rc);
 		v = NULL;
 		if (nf)
 			p9_fid_set_origin(nf, parent, name[0] ? name : NULL);
-		p9_fid_put(&nf);
+		if (in_place)
+			rc = nf ? p9_fid_replace(pc, f, nf) : -ENOMEM;
+		else
+			p9_fid_put(&nf);
 	}
 	bx_vnode_put(&v);
 	bx_vnode_put(&parent);
@@ -675,17 +705,19 @@ static int h_write(struct req *r)
 /* Removes the name a fid was walked to, making sure it still names that node. */
 int p9_unlink_fid(struct req *r, struct fid *f)
 {
-	if (!f->parent || !f->name)
-		return -EBUSY; /* the root, or reached by "..": no name we can trust */
-	struct bx_vnode *now;
-	int rc = bx_ns_walk(r->pc->conn->srv->ns, &r->call, f->parent, f->name, &now, NULL);
-	if (rc < 0)
-		return rc;
-	bool same = now->mnt == f->v->mnt && now->ino == f->v->ino && now->mnt == f->parent->mnt;
+	struct bx_vnode *parent, *now = NULL;
+	char name[256];
+	p9_fid_origin(f, &parent, name);
+	int rc = parent ? 0 : -EBUSY; /* the root, or reached by "..": no name we trust */
+	if (rc == 0)
+		rc = bx_ns_walk(r->pc->conn->srv->ns, &r->call, parent, name, &now, NULL);
+	if (rc == 0 && (now->mnt != f->v->mnt || now->ino != f->v->ino || now->mnt != parent->mnt))
+		rc = parent->mnt != f->v->mnt ? -EBUSY : -ENOENT;
+	if (rc == 0)
+		rc = bx_fs_unlink(&r->call, parent, name, S_ISDIR(f->v->mode) ? AT_REMOVEDIR : 0);
 	bx_vnode_put(&now);
-	if (!same)
-		return f->parent->mnt != f->v->mnt ? -EBUSY : -ENOENT;
-	return bx_fs_unlink(&r->call, f->parent, f->name, S_ISDIR(f->v->mode) ? AT_REMOVEDIR : 0);
+	bx_vnode_put(&parent);
+	return rc;
 }
 
 /* Does what a clunk does beyond dropping the fid: xattr commits, ORCLOSE,

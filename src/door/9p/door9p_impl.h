@@ -103,6 +103,18 @@ void p9_fid_put(struct fid **f);
 struct fid *p9_fid_new(struct p9conn *pc, uint32_t num, const struct p9user *user,
 		       struct bx_vnode *v, int *err);
 void p9_fid_forget(struct p9conn *pc, struct fid *f);
+/*
+ * Fids change by replacement, never in place: a walk of a fid onto itself and
+ * the creates that turn a directory fid into the new file make a new fid
+ * object (p9_fid_alloc, one reference, not in the table) and put it in the
+ * old one's place, so requests still using the old object keep a consistent
+ * one. Consumes nf's reference; -EBADF (nf freed) when old was clunked.
+ */
+struct fid *p9_fid_alloc(uint32_t num, const struct p9user *user, struct bx_vnode *v);
+int p9_fid_replace(struct p9conn *pc, struct fid *old, struct fid *nf);
+/* The directory and name a fid was walked to (parent NULL and name "" when
+ * unknown), read consistently; the caller puts *parent. */
+void p9_fid_origin(struct fid *f, struct bx_vnode **parent, char name[256]);
 void p9_fid_set_origin(struct fid *f, struct bx_vnode *parent, const char *name);
 bool p9_other_open(struct p9conn *pc, const struct fid *f);
 

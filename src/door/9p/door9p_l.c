@@ -116,7 +116,6 @@ static int h_lcreate(struct req *r)
 	if (!f)
 		return -EBADF;
 	act_gid(r, t->gid);
-	pthread_mutex_lock(&f->mu);
 	struct bx_vnode *nv = NULL;
 	struct boxfs_attr a;
 	void *fh = NULL;
@@ -125,19 +124,23 @@ static int h_lcreate(struct req *r)
 		rc = -EBADF;
 	else
 		rc = bx_fs_create(&r->call, f->v, name, flags, t->mode & 07777, &nv, &a, &fh);
-	if (rc == 0) {
-		struct bx_vnode *dir = f->v;
-		f->v = nv;
-		p9_fid_set_origin(f, dir, name);
-		bx_vnode_put(&dir);
-		f->open = true;
-		f->oflags = flags & ~(O_CREAT | O_EXCL | O_TRUNC);
-		f->fh = fh;
-		r->out.type = P9_Rlcreate;
-		r->out.rlcreate.qid = p9_qid_of(r->pc, nv, &a);
-		r->out.rlcreate.iounit = 0;
+	if (rc == 0) { /* the fid becomes the new file, open */
+		struct fid *nf = p9_fid_alloc(f->num, f->user, bx_vnode_get(nv));
+		if (nf) {
+			p9_fid_set_origin(nf, f->v, name);
+			nf->open = true;
+			nf->oflags = flags & ~(O_CREAT | O_EXCL | O_TRUNC);
+			nf->fh = fh;
+			r->out.type = P9_Rlcreate;
+			r->out.rlcreate.qid = p9_qid_of(r->pc, nv, &a);
+			r->out.rlcreate.iounit = 0;
+			rc = p9_fid_replace(r->pc, f, nf);
+		} else {
+			bx_fs_release(nv, fh);
+			rc = -ENOMEM;
+		}
+		bx_vnode_put(&nv);
 	}
-	pthread_mutex_unlock(&f->mu);
 	p9_fid_put(&f);
 	return rc;
 }
@@ -216,23 +219,25 @@ static int h_mkdir(struct req *r)
 static int h_rename(struct req *r)
 {
 	const struct p9_trename *t = &r->in.trename;
-	char name[256];
+	char name[256], oname[256];
 	int rc = p9_name(t->name, name, false);
 	if (rc < 0)
 		return rc;
 	struct fid *f = p9_use_fid(r, t->fid);
 	struct fid *d = p9_fid_get(r->pc, t->dfid);
+	struct bx_vnode *parent = NULL;
 	if (!f || !d || f->kind != FID_FILE || d->kind != FID_FILE)
 		rc = -EBADF;
-	else if (!f->parent || !f->name)
-		rc = -EBUSY;
 	else
-		rc = bx_fs_rename(&r->call, f->parent, f->name, d->v, name, 0);
-	if (rc == 0) {
+		p9_fid_origin(f, &parent, oname);
+	if (rc == 0)
+		rc = parent ? bx_fs_rename(&r->call, parent, oname, d->v, name, 0) : -EBUSY;
+	if (rc == 0) { /* the fid follows its file */
 		pthread_mutex_lock(&f->mu);
 		p9_fid_set_origin(f, d->v, name);
 		pthread_mutex_unlock(&f->mu);
 	}
+	bx_vnode_put(&parent);
 	p9_fid_put(&f);
 	p9_fid_put(&d);
 	r->out.type = P9_Rrename;

@@ -237,7 +237,6 @@ static int h_create(struct req *r)
 	void *fh = NULL;
 	int flags = open_flags(t->mode);
 	uint32_t special = P9_DMSYMLINK | P9_DMLINK | P9_DMDEVICE | P9_DMNAMEDPIPE | P9_DMSOCKET;
-	pthread_mutex_lock(&f->mu);
 	if (rc == 0 && (f->open || f->kind != FID_FILE))
 		rc = -EBADF;
 	if (rc < 0) {
@@ -258,22 +257,25 @@ static int h_create(struct req *r)
 		rc = bx_fs_create(&r->call, f->v, name, flags | O_CREAT | O_EXCL, mode & 0777, &nv,
 				  &a, &fh);
 	}
-	if (rc == 0) {
-		struct bx_vnode *dir = f->v;
-		f->v = nv;
-		p9_fid_set_origin(f, dir, name);
-		bx_vnode_put(&dir);
-		f->open = flags >= 0;
-		f->oflags = flags >= 0 ? flags & ~O_TRUNC : 0;
-		f->rclose = flags >= 0 && (t->mode & P9_ORCLOSE);
-		f->fh = fh;
-		f->dir_offset = 0;
-		f->dir_cookie = 0;
-		r->out.type = P9_Rcreate;
-		r->out.rcreate.qid = p9_qid_of(r->pc, nv, &a);
-		r->out.rcreate.iounit = 0;
+	if (rc == 0) { /* the fid becomes the new file, open unless special */
+		struct fid *nf = p9_fid_alloc(f->num, f->user, bx_vnode_get(nv));
+		if (nf) {
+			p9_fid_set_origin(nf, f->v, name);
+			nf->open = flags >= 0;
+			nf->oflags = flags >= 0 ? flags & ~O_TRUNC : 0;
+			nf->rclose = flags >= 0 && (t->mode & P9_ORCLOSE);
+			nf->fh = fh;
+			r->out.type = P9_Rcreate;
+			r->out.rcreate.qid = p9_qid_of(r->pc, nv, &a);
+			r->out.rcreate.iounit = 0;
+			rc = p9_fid_replace(r->pc, f, nf);
+		} else {
+			if (flags >= 0)
+				bx_fs_release(nv, fh);
+			rc = -ENOMEM;
+		}
+		bx_vnode_put(&nv);
 	}
-	pthread_mutex_unlock(&f->mu);
 	p9_fid_put(&f);
 	return rc;
 }
@@ -290,8 +292,12 @@ static int h_stat(struct req *r)
 	if (rc == 0 && !sb)
 		rc = -ENOMEM;
 	if (rc == 0) {
+		struct bx_vnode *parent;
+		char name[256];
+		p9_fid_origin(f, &parent, name);
+		bx_vnode_put(&parent);
 		r->out.type = P9_Rstat;
-		fill_stat(r, f->v, &a, f->name ? f->name : "/", &r->out.rstat.stat, sb);
+		fill_stat(r, f->v, &a, name[0] ? name : "/", &r->out.rstat.stat, sb);
 		rc = p9_pack_now(r);
 	}
 	free(sb);
@@ -347,11 +353,13 @@ static int h_wstat(struct req *r)
 		sa.valid |= BOXFS_SET_GID;
 		rc = name_id(st->gid, true, &sa.gid);
 	}
-	char name[256] = "";
+	char name[256] = "", oname[256];
+	struct bx_vnode *parent;
+	p9_fid_origin(f, &parent, oname);
 	if (rc == 0 && st->name.len)
 		rc = p9_name(st->name, name, false);
-	bool rename = name[0] && (!f->name || strcmp(name, f->name) != 0);
-	if (rc == 0 && rename && (!f->parent || !f->name))
+	bool rename = name[0] && strcmp(name, oname) != 0;
+	if (rc == 0 && rename && !parent)
 		rc = -EBUSY;
 
 	struct boxfs_attr a;
@@ -359,16 +367,15 @@ static int h_wstat(struct req *r)
 	if (rc == 0 && sa.valid)
 		rc = bx_fs_setattr(&r->call, f->v, fh, &sa, &a);
 	if (rc == 0 && rename)
-		rc = bx_fs_rename(&r->call, f->parent, f->name, f->parent, name, 0);
+		rc = bx_fs_rename(&r->call, parent, oname, parent, name, 0);
 	if (rc == 0 && rename) {
 		pthread_mutex_lock(&f->mu);
-		struct bx_vnode *parent = bx_vnode_get(f->parent);
 		p9_fid_set_origin(f, parent, name);
-		bx_vnode_put(&parent);
 		pthread_mutex_unlock(&f->mu);
 	}
 	if (rc == 0 && !sa.valid && !name[0])
 		rc = bx_fs_fsync(&r->call, f->v, fh, false); /* all "don't touch": a sync */
+	bx_vnode_put(&parent);
 	p9_fid_put(&f);
 	r->out.type = P9_Rwstat;
 	return rc;
