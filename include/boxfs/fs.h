@@ -129,7 +129,7 @@ struct boxfs_lock {
 	uint64_t start;
 	uint64_t length;
 	uint32_t proc_id;
-	/* The owner: locks with equal owners never conflict. */
+	/* The session asking; with proc_id, the lock's owner. */
 	const void *owner;
 };
 
@@ -245,10 +245,14 @@ struct boxfs_fs_ops {
 	int (*statfs)(void *aux, struct boxfs_call *c, void *node, struct boxfs_statfs *st);
 
 	/* F_GETLK or F_SETLK (never waits: a conflict is -EAGAIN) on an open
-	 * file. Used only with BOXFS_FS_OWN_LOCKS; else the core's lock manager
-	 * serves locks. */
+	 * file, for the owner lk names: (owner, proc_id) pairs that are equal
+	 * never conflict. Used only with BOXFS_FS_OWN_LOCKS; else the core's
+	 * lock manager serves locks. */
 	int (*lock)(void *aux, struct boxfs_call *c, void *node, void *fh, int cmd,
 		    struct boxfs_lock *lk);
+	/* The session owner stands for has ended: drop every lock it holds.
+	 * Default: nothing. */
+	void (*owner_gone)(void *aux, const void *owner);
 
 	/* Extended attributes; get/list answer the size (and copy when cap is
 	 * big enough, else -ERANGE; cap 0 asks only the size). flags are

@@ -497,6 +497,19 @@ fail:
 	return r;
 }
 
+void bx_ns_owner_gone(struct bx_ns *ns, const void *owner)
+{
+	unsigned n = atomic_load_explicit(&ns->nmounts, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++) {
+		struct bx_mount *m = ns->mounts[i];
+		if (m->fs->ops->owner_gone) {
+			enter(m);
+			m->fs->ops->owner_gone(m->fs->aux, owner);
+			leave(m);
+		}
+	}
+}
+
 bool bx_ns_all_inline(struct bx_ns *ns)
 {
 	unsigned n = atomic_load_explicit(&ns->nmounts, memory_order_acquire);

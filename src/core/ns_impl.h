@@ -126,6 +126,9 @@ int bx_fs_removexattr(struct boxfs_call *c, struct bx_vnode *v, const char *name
 int bx_fs_lock(struct boxfs_call *c, struct bx_vnode *v, void *fh, int cmd, struct boxfs_lock *lk);
 void bx_fs_release(struct bx_vnode *v, void *fh);
 
+/* Tells every instance that the session behind owner has ended. */
+void bx_ns_owner_gone(struct bx_ns *ns, const void *owner);
+
 /* True when every mounted instance is inline. */
 bool bx_ns_all_inline(struct bx_ns *ns);
 

@@ -164,21 +164,26 @@ t_hardlink() {
 		is_plain && skip "not in 9P2000 ($(cat /tmp/ln.err))"
 		fail "ln: $(cat /tmp/ln.err)"
 	fi
-	[ "$V" = 9p2000.u ] && [ "$(stat -c %h "$D/lnk.src")" = 1 ] &&
-		fail "nlink of source: got 1, want 2 (9P2000.u carries nlink only as" \
-			"'HARDLINKCOUNT n' in the stat extension, which Linux reads)"
-	eq "nlink of source" "$(stat -c %h "$D/lnk.src")" 2
-	eq "nlink of link" "$(stat -c %h "$D/lnk.dst")" 2
+	# 9P2000.u carries nlink only as "HARDLINKCOUNT n" in the stat
+	# extension (Linux reads it, QEMU's server sends it): check the link
+	# itself first and the count at the end
+	nl=$(stat -c %h "$D/lnk.src")
+	nl3=3
+	if [ "$V" = 9p2000.u ] && [ "$nl" = 1 ]; then nl=2; nl3=1; fi
+	eq "nlink of source" "$nl" 2
+	[ $nl3 = 3 ] && eq "nlink of link" "$(stat -c %h "$D/lnk.dst")" 2
 	eq "same inode" "$(stat -c %i "$D/lnk.dst")" "$(stat -c %i "$D/lnk.src")"
 	echo more >>"$D/lnk.dst"
 	drop_caches
 	eq "content through the other name" "$(cat "$D/lnk.src" | tr '\n' ' ')" "linked more "
 	run mkdir -p "$D/lnkdir"
 	run ln "$D/lnk.src" "$D/lnkdir/third"
-	eq "nlink with three names" "$(stat -c %h "$D/lnk.src")" 3
+	[ $nl3 = 3 ] && eq "nlink with three names" "$(stat -c %h "$D/lnk.src")" 3
 	run rm "$D/lnk.src"
-	eq "nlink after unlink" "$(stat -c %h "$D/lnk.dst")" 2
+	[ $nl3 = 3 ] && eq "nlink after unlink" "$(stat -c %h "$D/lnk.dst")" 2
 	eq "content after unlink of one name" "$(cat "$D/lnkdir/third" | tr '\n' ' ')" "linked more "
+	[ $nl3 = 3 ] || fail "links work, but stat shows nlink 1 for a file with 2 and 3 names:" \
+		"no 'HARDLINKCOUNT n' stat extension in $V (Linux reads it, QEMU's server sends it)"
 }
 
 t_symlink() {

@@ -194,6 +194,7 @@ gcc -static -O2 -Wall -o "$WORK/guest-helper" "$HERE/guest-helper.c" ||
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 if [ $HOSTCHECK = 1 ] || [ $SERVER = diod ] || [ $SERVER = custom ]; then
 	EXPORT_DIR=$(mktemp -d "$WORK/export.XXXXXX")
+	chmod 755 "$EXPORT_DIR" # mktemp makes 0700; 9P2000/.u creates inherit it
 fi
 subst() { # subst TEMPLATE: fill {PORT}, {DIR}, {BOXFS}
 	local s=$1

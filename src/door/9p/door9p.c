@@ -375,6 +375,7 @@ static void p9_reset(struct p9conn *pc)
 	bx_intmap_each(&fids, clunk_one, pc);
 	bx_intmap_clear(&fids);
 	bx_locks_drop_session(pc->conn->srv->locks, pc, true, 0, 0);
+	bx_ns_owner_gone(pc->conn->srv->ns, pc);
 }
 
 static int h_version(struct req *r)

@@ -46,9 +46,20 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+/* A descriptor holding one lock owner's POSIX locks on a file, as
+ * open-file-description locks, so that host processes see them. */
+struct hlockfd {
+	struct hlockfd *next;
+	const void *owner;
+	uint32_t proc_id;
+	int fd;
+};
+
 struct hnode {
-	unsigned refs; /* under fs->mu */
-	int fd;	       /* O_PATH | O_NOFOLLOW */
+	unsigned refs;	       /* under fs->mu */
+	unsigned nopen;	       /* open handles, under fs->mu */
+	struct hlockfd *locks; /* under fs->mu; closed with the last handle */
+	int fd;		       /* O_PATH | O_NOFOLLOW */
 	dev_t dev;
 	ino_t ino;
 	uint32_t type; /* S_IFMT bits */
@@ -249,9 +260,26 @@ static struct hnode *node_of(struct hostfs *fs, int fd, const struct stat *st)
 	return n;
 }
 
+/* Closes the lock descriptors of owner (all owners when NULL), which
+ * releases their locks. fs->mu held. */
+static void drop_locks(struct hnode *n, const void *owner)
+{
+	for (struct hlockfd **pp = &n->locks; *pp;) {
+		struct hlockfd *l = *pp;
+		if (owner && l->owner != owner) {
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		close(l->fd);
+		free(l);
+	}
+}
+
 static void node_free(void *val)
 {
 	struct hnode *n = val;
+	drop_locks(n, NULL);
 	close(n->fd);
 	free(n);
 }
@@ -517,16 +545,24 @@ static int h_open(void *aux, struct boxfs_call *c, void *node, int flags, void *
 	struct hopen *o = new_open(fd, dir);
 	if (!o)
 		return -ENOMEM;
+	pthread_mutex_lock(&fs->mu);
+	n->nopen++;
+	pthread_mutex_unlock(&fs->mu);
 	*fh = o;
 	return 0;
 }
 
 static void h_release(void *aux, void *node, void *fh)
 {
-	(void)aux, (void)node;
+	struct hostfs *fs = aux;
+	struct hnode *n = node;
 	struct hopen *o = fh;
 	if (!o)
 		return;
+	pthread_mutex_lock(&fs->mu);
+	if (--n->nopen == 0)
+		drop_locks(n, NULL); /* the last close releases every lock, as POSIX does */
+	pthread_mutex_unlock(&fs->mu);
 	close(o->fd);
 	pthread_mutex_destroy(&o->mu);
 	free(o->buf);
@@ -553,12 +589,28 @@ static int h_create(void *aux, struct boxfs_call *c, void *dir, const char *name
 	int r = become(fs, c);
 	if (r < 0)
 		return r;
-	/* Try to make it first, so we know whether the mode is ours to set. */
+	/* Try to make it first, so we know whether the mode is ours to set. An
+	 * existing name is opened only once it is known to be a regular file:
+	 * opening a FIFO would block, opening a device would act on it. */
 	int oflags = (flags & PASS_FLAGS) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
 	int fd = openat(d->fd, name, oflags | O_CREAT | O_EXCL, mode & 07777);
 	bool made_it = fd >= 0;
-	if (fd < 0 && errno == EEXIST && !(flags & O_EXCL))
-		fd = openat(d->fd, name, oflags);
+	if (fd < 0 && errno == EEXIST && !(flags & O_EXCL)) {
+		int pfd = open_beneath(d->fd, name, 0);
+		struct stat pst;
+		if (pfd < 0)
+			return pfd;
+		if (fstat(pfd, &pst) < 0 || !S_ISREG(pst.st_mode)) {
+			close(pfd);
+			return S_ISDIR(pst.st_mode) ? -EISDIR : -EEXIST;
+		}
+		char ppath[32];
+		proc_path(ppath, pfd);
+		fd = open(ppath, (oflags & ~O_NOFOLLOW) | O_NOCTTY);
+		int e = errno;
+		close(pfd);
+		errno = e;
+	}
 	if (fd < 0)
 		return -errno;
 	struct stat st = { 0 };
@@ -580,6 +632,9 @@ static int h_create(void *aux, struct boxfs_call *c, void *dir, const char *name
 		node_put(fs, *node);
 		return -ENOMEM;
 	}
+	pthread_mutex_lock(&fs->mu);
+	((struct hnode *)*node)->nopen++;
+	pthread_mutex_unlock(&fs->mu);
 	return 0;
 }
 
@@ -800,26 +855,74 @@ static int h_statfs(void *aux, struct boxfs_call *c, void *node, struct boxfs_st
 	return 0;
 }
 
+/*
+ * POSIX locks belong to an owner (the session and the client's process), not
+ * to an open file: all of one owner's locks on a file live on one descriptor
+ * of its own, as open-file-description locks, so that an owner's locks never
+ * conflict with each other while host processes see and respect them.
+ */
 static int h_lock(void *aux, struct boxfs_call *c, void *node, void *fh, int cmd,
 		  struct boxfs_lock *lk)
 {
-	(void)aux, (void)c, (void)node;
-	struct hopen *o = fh;
-	if (!o)
+	struct hostfs *fs = aux;
+	struct hnode *n = node;
+	if (!fh)
 		return -EBADF;
+	int r = become(fs, c);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&fs->mu);
+	struct hlockfd *l = n->locks;
+	while (l && (l->owner != lk->owner || l->proc_id != lk->proc_id))
+		l = l->next;
+	if (!l && (lk->type != F_UNLCK || cmd == F_GETLK)) {
+		char path[32];
+		proc_path(path, n->fd);
+		static const int modes[] = { O_RDWR, O_RDONLY, O_WRONLY };
+		int fd = -1;
+		for (size_t i = 0; i < 3 && fd < 0; i++)
+			fd = open(path, modes[i] | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 || !(l = malloc(sizeof *l))) {
+			r = fd < 0 ? -errno : -ENOMEM;
+			if (fd >= 0)
+				close(fd);
+			pthread_mutex_unlock(&fs->mu);
+			return r;
+		}
+		*l = (struct hlockfd){
+			.next = n->locks, .owner = lk->owner, .proc_id = lk->proc_id, .fd = fd
+		};
+		n->locks = l;
+	}
 	struct flock fl = { .l_type = lk->type,
 			    .l_whence = SEEK_SET,
 			    .l_start = (off_t)lk->start,
 			    .l_len = (off_t)lk->length };
-	if (fcntl(o->fd, cmd == F_GETLK ? F_OFD_GETLK : F_OFD_SETLK, &fl) < 0)
-		return errno == EACCES ? -EAGAIN : -errno;
-	if (cmd == F_GETLK) {
+	if (l && fcntl(l->fd, cmd == F_GETLK ? F_OFD_GETLK : F_OFD_SETLK, &fl) < 0)
+		r = errno == EACCES ? -EAGAIN : -errno;
+	pthread_mutex_unlock(&fs->mu);
+	if (r == 0 && cmd == F_GETLK) {
 		lk->type = fl.l_type;
 		lk->start = (uint64_t)fl.l_start;
 		lk->length = (uint64_t)fl.l_len;
 		lk->proc_id = 0; /* open file description locks have no process */
 	}
-	return 0;
+	return r;
+}
+
+static void drop_owner(struct ditable *t, const void *owner)
+{
+	for (size_t i = 0; i < t->nb; i++)
+		for (struct dientry *e = t->b[i]; e; e = e->next)
+			drop_locks(e->val, owner);
+}
+
+static void h_owner_gone(void *aux, const void *owner)
+{
+	struct hostfs *fs = aux;
+	pthread_mutex_lock(&fs->mu);
+	drop_owner(&fs->nodes, owner);
+	pthread_mutex_unlock(&fs->mu);
 }
 
 /* True when name is in a namespace the export serves. */
@@ -945,6 +1048,7 @@ static const struct boxfs_fs_ops host_ops = {
 	.fsync = h_fsync,
 	.statfs = h_statfs,
 	.lock = h_lock,
+	.owner_gone = h_owner_gone,
 	.getxattr = h_getxattr,
 	.setxattr = h_setxattr,
 	.listxattr = h_listxattr,
