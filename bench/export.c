@@ -25,8 +25,9 @@
  *      for -t seconds: sequential reads of 64 KiB (65512 B at msize 65536),
  *      total MB/s; 4 KiB random reads, total ops/s.
  * Each run measures every row on every server, rotating which server goes
- * first; figures are medians over the runs, printed with the range of the
- * per-run ratios. Ratios are boxfs/diod for throughputs and diod/boxfs for
+ * first; figures are medians over the runs; a ratio is the median of the
+ * per-run ratios (each pairs figures taken close in time), printed with
+ * their range. Ratios are boxfs/diod for throughputs and diod/boxfs for
  * times, so above 1.0 means boxfs is ahead.
  *
  * The boxfs binary is ../tools/boxfs beside this program (or $BOXFS); diod
@@ -704,7 +705,7 @@ static void print_table(struct xenv *x, double elapsed)
 {
 	const struct export_cfg *cfg = x->cfg;
 	unsigned runs = cfg->runs;
-	printf("\nexport comparison: boxfs serve --export vs diod -t 16, one host directory (%s),\n"
+	printf("\nexport comparison: boxfs serve -e DIR vs diod -t 16, one host directory (%s),\n"
 	       "TCP 127.0.0.1, both driven by the boxfs client library (9P2000.L), msize %u for\n"
 	       "both (negotiated: boxfs %u, diod %u); boxfs@1M: the same boxfs server at msize "
 	       "%u.\n",
@@ -716,8 +717,9 @@ static void print_table(struct xenv *x, double elapsed)
 	       x->big_mib, x->msize[C_BOXFS] - P9_IOHDRSZ, x->msize[C_BOXFS_1M] - P9_IOHDRSZ,
 	       x->secs, x->nsmall, X_SMALL, x->nls, x->client_mib, x->secs,
 	       x->msize[C_BOXFS] - P9_IOHDRSZ, X_PAR_IO);
-	printf("Figures are medians of %u run%s; ratio > 1 means boxfs ahead (boxfs/diod for\n"
-	       "rates, diod/boxfs for times); range: the lowest and highest per-run ratio.\n\n",
+	printf("Figures are medians of %u run%s; ratio: the median of the per-run ratios, > 1\n"
+	       "when boxfs is ahead (boxfs/diod for rates, diod/boxfs for times); range: the\n"
+	       "lowest and highest per-run ratio.\n\n",
 	       runs, runs == 1 ? "" : "s");
 	printf("%-32s %5s %10s %10s %6s %-13s %-7s %10s %6s\n", "row", "unit", "boxfs", "diod",
 	       "ratio", "range", "verdict", "boxfs@1M", "ratio");
@@ -732,16 +734,12 @@ static void print_table(struct xenv *x, double elapsed)
 			med[c] = bench_median(tmp, runs);
 		}
 		for (unsigned r = 0; r < runs; r++)
+			rr[r] = run_ratio(x, row, C_BOXFS_1M, r);
+		double ratio1m = bench_median(rr, runs);
+		for (unsigned r = 0; r < runs; r++)
 			rr[r] = run_ratio(x, row, C_BOXFS, r);
-		double lo = rr[0], hi = rr[0];
-		for (unsigned r = 1; r < runs; r++) {
-			lo = rr[r] < lo ? rr[r] : lo;
-			hi = rr[r] > hi ? rr[r] : hi;
-		}
-		bool time = rowdef[row].time;
-		double ratio = time ? med[C_DIOD] / med[C_BOXFS] : med[C_BOXFS] / med[C_DIOD];
-		double ratio1m =
-			time ? med[C_DIOD] / med[C_BOXFS_1M] : med[C_BOXFS_1M] / med[C_DIOD];
+		double ratio = bench_median(rr, runs); /* sorts rr */
+		double lo = rr[0], hi = rr[runs - 1];
 		char range[32];
 		snprintf(range, sizeof range, "%.2f-%.2f", lo, hi);
 		const char *verdict = ratio >= 1.0 ? (lo < 1.0 ? "ahead?" : "ahead")
@@ -812,6 +810,7 @@ int export_bench(const struct export_cfg *cfg)
 	}
 
 	char lb[48], ld[48];
+	/* -e, not --export: serve accepts only the short form, though its help lists both */
 	char *argv_boxfs[] = { boxfs, "serve", "-e", x->dir, "-l", lb, NULL };
 	char *argv_diod[] = { diod,   "-f", "-n",     "-l", ld,		 "-e",
 			      x->dir, "-L", "stderr", "-c", "/dev/null", geteuid() ? "-N" : NULL,

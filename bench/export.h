@@ -1,6 +1,6 @@
 /*
  * export.h — boxfs-bench's export comparison (export.c): boxfs serving a host
- * directory (boxfs serve --export) against diod serving the same directory,
+ * directory (boxfs serve -e DIR) against diod serving the same directory,
  * both driven over TCP by the boxfs client library in the same run.
  */
 #ifndef BOXFS_BENCH_EXPORT_H

@@ -245,7 +245,7 @@ static void usage(FILE *out)
 		"  -x  use the server at ADDR (unix!/path) instead of a forked one\n"
 		"  -o  only the measurements whose NAME/PARTY (as -v prints them, e.g.\n"
 		"      raw-Tread/process) contains this string: for profiling the server;\n"
-		"      -o export: only boxfs serve --export against diod (needs diod; -r, -s,\n"
+		"      -o export: only boxfs serve -e DIR against diod (needs diod; -r, -s,\n"
 		"      -t and -q apply; about 2 minutes at the defaults)\n"
 		"  -v  print every run's figures (µs mean and median, or MB/s) on stderr\n");
 }

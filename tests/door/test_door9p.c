@@ -956,6 +956,12 @@ static void test_locks(void **state)
 	assert_int_equal(rx.rgetlock.start, 0);
 	assert_int_equal(rx.rgetlock.length, 10);
 	assert_int_equal(rx.rgetlock.proc_id, 1);
+	/* Linux's F_GETLK asks with type UNLCK: any lock in the way */
+	gl.tgetlock.type = P9_LOCK_TYPE_UNLCK;
+	rpc(&b, &gl, &rx);
+	expect(&b, &rx, P9_Rgetlock);
+	assert_int_equal(rx.rgetlock.type, P9_LOCK_TYPE_WRLCK);
+	assert_int_equal(rx.rgetlock.proc_id, 1);
 	assert_int_equal(tlock(&a, 1, P9_LOCK_TYPE_UNLCK, 0, 0, 1), P9_LOCK_SUCCESS);
 	assert_int_equal(tlock(&b, 1, P9_LOCK_TYPE_WRLCK, 0, 10, 2), P9_LOCK_SUCCESS);
 	/* a lock dies with its connection */

@@ -382,6 +382,33 @@ fi
 t "serve refuses a socket path that is a regular file, and keeps the file" \
 	'[ "$(cat "$T/notasock" 2>/dev/null)" = precious ]'
 
+# host exports
+mkdir -p "$T/exp/sub" "$T/exp2"
+echo exported >"$T/exp/sub/file"
+start_server --export "$T/exp" -l "unix!$T/esock"
+E="unix!$T/esock"
+run cat -a "$E" /sub/file
+t "--export DIR serves DIR as the root" '[ $st -eq 0 ] && [ "$(out)" = exported ]'
+input 'from a client'
+run write -a "$E" /sub/new
+t "files written through an export land in DIR" '[ "$(cat "$T/exp/sub/new")" = "from a client" ]'
+stop_server "$spid"
+start_server --export "$T/exp" --ro -l "unix!$T/esock"
+input 'nope'
+run write -a "$E" /sub/new2
+t "--ro refuses changes" 'fails /sub/new2 && grep -q "Read-only" "$T/err" && [ ! -e "$T/exp/sub/new2" ]'
+stop_server "$spid"
+start_server --export "one=$T/exp" --export "two=$T/exp2" -l "unix!$T/esock"
+run cat -a "$E" -A one /sub/file
+t "a named export is attached by its name" '[ $st -eq 0 ] && [ "$(out)" = exported ]'
+run ls -a "$E" /
+t "named exports sit beside the RAM tree" '[ "$(out | tr "\n" " ")" = "one two " ]'
+stop_server "$spid"
+run serve --export "$T/nonexistent" -l "unix!$T/esock2"
+t "exporting a missing directory fails clearly" '[ $st -eq 1 ] && grep -q "nonexistent" "$T/err"'
+run serve --squash nonsense -l "unix!$T/esock2"
+t "a bad --squash is a usage error" '[ $st -eq 2 ]'
+
 # the default socket, under $XDG_RUNTIME_DIR
 mkdir -p "$T/run"
 export XDG_RUNTIME_DIR=$T/run

@@ -8,6 +8,7 @@
 # runs /guest-test.sh, then powers the guest off. Anything going wrong here
 # is reported on the results channel (/dev/ttyS1) as a "not ok" line so that
 # run.sh never waits for a guest that cannot test anything.
+set -u
 /bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin /proc /sys /dev /tmp /mnt /mnt2
 # --install finds busybox through /proc/self/exe: mount /proc first
 /bin/busybox mount -t proc proc /proc

@@ -62,9 +62,9 @@ QEMU_PID=""
 EXPORT_DIR=""
 # kill_group PID: TERM the process group PID leads, KILL it if it lingers
 kill_group() {
-	local pid=$1 i
+	local pid=$1
 	kill -TERM -- "-$pid" 2>/dev/null || return 0
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		kill -0 -- "-$pid" 2>/dev/null || break
 		sleep 0.2
 	done
@@ -88,7 +88,7 @@ trap 'exit 130' INT TERM
 [ -x "$BOXFS" ] || die "no $BOXFS: build first (make build)"
 if [ "$SERVER" = auto ]; then
 	if "$BOXFS" serve --help 2>&1 | grep -q -- '--export'; then
-		SERVER=export
+		SERVER="export"
 	else
 		SERVER=ram
 		say "boxfs serve has no --export yet: testing the RAM tree"
@@ -141,7 +141,7 @@ apt_install() {
 		die "apt-get install$missing failed"
 }
 pkgs="qemu-system-x86 busybox-static cpio kmod gcc libc6-dev python3"
-[ $SERVER = diod ] && pkgs="$pkgs diod"
+[ "$SERVER" = diod ] && pkgs="$pkgs diod"
 # shellcheck disable=SC2086
 apt_install $pkgs
 BUSYBOX=/bin/busybox
@@ -192,7 +192,7 @@ gcc -static -O2 -Wall -o "$WORK/guest-helper" "$HERE/guest-helper.c" ||
 
 # ------------------------------------------------------------ 3. initramfs
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-if [ $HOSTCHECK = 1 ] || [ $SERVER = diod ] || [ $SERVER = custom ]; then
+if [ $HOSTCHECK = 1 ] || [ "$SERVER" = diod ] || [ "$SERVER" = custom ]; then
 	EXPORT_DIR=$(mktemp -d "$WORK/export.XXXXXX")
 	chmod 755 "$EXPORT_DIR" # mktemp makes 0700; 9P2000/.u creates inherit it
 fi

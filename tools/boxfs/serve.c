@@ -122,6 +122,10 @@ int cmd_serve(int argc, char **argv)
 		{ "max-requests", required_argument, NULL, 'R' },
 		{ "workers", required_argument, NULL, 'W' },
 		{ "no-trust-uname", no_argument, NULL, 'T' },
+		{ "export", required_argument, NULL, 'e' },
+		{ "ro", no_argument, NULL, 'o' },
+		{ "squash", required_argument, NULL, 'S' },
+		{ "allow-special", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};

@@ -602,8 +602,11 @@ static int h_getlock(struct req *r)
 				    .start = t->start,
 				    .length = t->length,
 				    .proc_id = t->proc_id };
-	int rc = lk.type < 0 || lk.type == F_UNLCK ? -EINVAL
-						   : do_lock(r, f, F_GETLK, &lk, t->client_id);
+	/* Linux asks with type UNLCK, meaning "any lock in my way": that is
+	 * what a write lock would meet. */
+	if (lk.type == F_UNLCK)
+		lk.type = F_WRLCK;
+	int rc = lk.type < 0 ? -EINVAL : do_lock(r, f, F_GETLK, &lk, t->client_id);
 	p9_fid_put(&f);
 	if (rc < 0)
 		return rc;

@@ -116,6 +116,10 @@ static void fill_stat(struct req *r, struct bx_vnode *v, const struct boxfs_attr
 	} else if (d == P9_2000U && (S_ISCHR(a->mode) || S_ISBLK(a->mode))) {
 		snprintf(sb->ext, sizeof sb->ext, "%c %u %u", S_ISCHR(a->mode) ? 'c' : 'b',
 			 major(a->rdev), minor(a->rdev));
+	} else if (d == P9_2000U && (S_ISREG(a->mode) || S_ISDIR(a->mode))) {
+		/* the link count, which 9P2000.u has no field for, as Linux reads it */
+		snprintf(sb->ext, sizeof sb->ext, "HARDLINKCOUNT %llu",
+			 (unsigned long long)a->nlink);
 	}
 	*st = (struct p9_stat){
 		.qid = p9_qid_of(r->pc, v, a),
