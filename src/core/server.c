@@ -96,6 +96,7 @@ struct boxfs_server *boxfs_server_new(const struct boxfs_server_opts *opts)
 	if (!o->workers)
 		o->workers = 16;
 	pthread_mutex_init(&srv->mu, NULL);
+	pthread_mutex_init(&srv->pool_mu, NULL);
 	pthread_cond_init(&srv->work_cv, NULL);
 	pthread_cond_init(&srv->idle_cv, NULL);
 	srv->ns = bx_ns_new();
@@ -633,11 +634,11 @@ void boxfs_server_stop(struct boxfs_server *s)
 static void *worker(void *arg)
 {
 	struct bx_server *srv = arg;
-	pthread_mutex_lock(&srv->mu);
+	pthread_mutex_lock(&srv->pool_mu);
 	for (;;) {
 		while (!srv->work_head && !srv->pool_stop) {
 			srv->idle_workers++;
-			pthread_cond_wait(&srv->work_cv, &srv->mu);
+			pthread_cond_wait(&srv->work_cv, &srv->pool_mu);
 			srv->idle_workers--;
 		}
 		struct work *w = srv->work_head;
@@ -646,12 +647,12 @@ static void *worker(void *arg)
 		srv->work_head = w->next;
 		if (!srv->work_head)
 			srv->work_tail = NULL;
-		pthread_mutex_unlock(&srv->mu);
+		pthread_mutex_unlock(&srv->pool_mu);
 		w->fn(w->arg);
 		free(w);
-		pthread_mutex_lock(&srv->mu);
+		pthread_mutex_lock(&srv->pool_mu);
 	}
-	pthread_mutex_unlock(&srv->mu);
+	pthread_mutex_unlock(&srv->pool_mu);
 	return NULL;
 }
 
@@ -660,14 +661,15 @@ int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg)
 	struct work *w = malloc(sizeof *w);
 	if (!w)
 		return -ENOMEM;
-	*w = (struct work){ .fn = fn, .arg = arg };
-	pthread_mutex_lock(&srv->mu);
+	*w = (struct work){.fn = fn, .arg = arg};
+	pthread_mutex_lock(&srv->pool_mu);
 	if (srv->work_tail)
 		srv->work_tail->next = w;
 	else
 		srv->work_head = w;
 	srv->work_tail = w;
-	if (srv->idle_workers == 0 && srv->nworkers < srv->opts.workers) {
+	bool wake = srv->idle_workers > 0;
+	if (!wake && srv->nworkers < srv->opts.workers) {
 		sigset_t all, old;
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -675,8 +677,9 @@ int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg)
 			srv->nworkers++;
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
-	pthread_cond_signal(&srv->work_cv);
-	pthread_mutex_unlock(&srv->mu);
+	pthread_mutex_unlock(&srv->pool_mu);
+	if (wake) /* after unlocking, so the woken worker does not wait for the lock */
+		pthread_cond_signal(&srv->work_cv);
 	return 0;
 }
 
@@ -705,10 +708,10 @@ void boxfs_server_free(struct boxfs_server *s)
 		conn_close(c);
 		bx_conn_put(&c);
 	}
-	pthread_mutex_lock(&srv->mu);
+	pthread_mutex_lock(&srv->pool_mu);
 	srv->pool_stop = true;
 	pthread_cond_broadcast(&srv->work_cv);
-	pthread_mutex_unlock(&srv->mu);
+	pthread_mutex_unlock(&srv->pool_mu);
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		pthread_join(srv->workers[i], NULL);
 	pthread_mutex_lock(&srv->mu);
@@ -729,6 +732,7 @@ void boxfs_server_free(struct boxfs_server *s)
 		close(srv->evfd);
 	free(srv->workers);
 	pthread_cond_destroy(&srv->work_cv);
+	pthread_mutex_destroy(&srv->pool_mu);
 	pthread_cond_destroy(&srv->idle_cv);
 	pthread_mutex_destroy(&srv->mu);
 	free(srv);

@@ -79,7 +79,7 @@ struct bx_server {
 	pthread_t thread;
 	bool threaded;
 
-	pthread_mutex_t mu; /* listeners, connections, pool queue */
+	pthread_mutex_t mu; /* listeners and connections */
 	struct listener *listeners;
 	unsigned nlisteners;
 	struct bx_conn *conns;
@@ -87,7 +87,8 @@ struct bx_server {
 	unsigned next_conn_id;
 	pthread_cond_t idle_cv; /* signalled when nconns drops */
 
-	/* worker pool */
+	/* worker pool, under pool_mu */
+	pthread_mutex_t pool_mu;
 	pthread_cond_t work_cv;
 	struct work *work_head, *work_tail;
 	pthread_t *workers;
