@@ -59,6 +59,9 @@ BOXFS_API const struct boxfs_cred *boxfs_call_cred(const struct boxfs_call *c);
  */
 BOXFS_API bool boxfs_call_cancelled(const struct boxfs_call *c);
 
+/* True when the call must not wait (see BOXFS_FS_TRY_INLINE). */
+BOXFS_API bool boxfs_call_nowait(const struct boxfs_call *c);
+
 /*
  * Waits on cond (with mu held, as pthread_cond_wait) until signalled or until
  * the call is cancelled. Answers 0 when woken, -EINTR when cancelled; mu is
@@ -163,7 +166,15 @@ enum {
 	/* The backend has POSIX locks of its own; else the core's lock
 	 * manager serves `lock` for it. */
 	BOXFS_FS_OWN_LOCKS = 1 << 2,
+	/* Reads, lookups and getattr may be tried on the thread that read the
+	 * request: such a call has boxfs_call_nowait() true, and an operation
+	 * that would have to wait (for a disk, say) answers BOXFS_EWOULDWAIT
+	 * at once; the core then makes the call again on a worker. */
+	BOXFS_FS_TRY_INLINE = 1 << 3,
 };
+
+/* Not an errno: "ask me again where I may wait" (see BOXFS_FS_TRY_INLINE). */
+#define BOXFS_EWOULDWAIT (-4096)
 
 struct boxfs_fs_ops {
 	/* The root node of this instance (a reference, given back by forget). */

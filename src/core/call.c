@@ -20,6 +20,7 @@
 void bx_call_init(struct boxfs_call *c, const struct boxfs_cred *cred)
 {
 	c->cred = *cred;
+	c->nowait = false;
 	atomic_init(&c->cancelled, false);
 	pthread_mutex_init(&c->lock, NULL);
 	c->wait_cond = NULL;
@@ -63,8 +64,15 @@ bool boxfs_call_cancelled(const struct boxfs_call *c)
 	return atomic_load(&c->cancelled);
 }
 
+bool boxfs_call_nowait(const struct boxfs_call *c)
+{
+	return c->nowait;
+}
+
 int boxfs_call_wait(struct boxfs_call *c, void *cond, void *mu)
 {
+	if (c->nowait)
+		return BOXFS_EWOULDWAIT;
 	pthread_mutex_lock(&c->lock);
 	c->wait_cond = cond;
 	c->wait_mu = mu;

@@ -12,6 +12,7 @@
 
 struct boxfs_call {
 	struct boxfs_cred cred;
+	bool nowait; /* tried on the reading thread: answer BOXFS_EWOULDWAIT, never wait */
 	atomic_bool cancelled;
 	pthread_mutex_t lock; /* guards wait_cond and wait_mu */
 	pthread_cond_t *wait_cond;

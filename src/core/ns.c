@@ -510,11 +510,11 @@ void bx_ns_owner_gone(struct bx_ns *ns, const void *owner)
 	}
 }
 
-bool bx_ns_all_inline(struct bx_ns *ns)
+bool bx_ns_all_flags(struct bx_ns *ns, unsigned any_of)
 {
 	unsigned n = atomic_load_explicit(&ns->nmounts, memory_order_acquire);
 	for (unsigned i = 0; i < n; i++)
-		if (!(ns->mounts[i]->fs->flags & BOXFS_FS_INLINE))
+		if (!(ns->mounts[i]->fs->flags & any_of))
 			return false;
 	return true;
 }

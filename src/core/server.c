@@ -661,7 +661,7 @@ int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg)
 	struct work *w = malloc(sizeof *w);
 	if (!w)
 		return -ENOMEM;
-	*w = (struct work){.fn = fn, .arg = arg};
+	*w = (struct work){ .fn = fn, .arg = arg };
 	pthread_mutex_lock(&srv->pool_mu);
 	if (srv->work_tail)
 		srv->work_tail->next = w;

@@ -568,7 +568,7 @@ static int h_walk(struct req *r)
 		}
 		v = next;
 	}
-	if (r->out.rwalk.nwqid > 0 && rc < 0)
+	if (r->out.rwalk.nwqid > 0 && rc < 0 && rc != BOXFS_EWOULDWAIT)
 		rc = 0; /* a partial walk: Rwalk with fewer qids, newfid untouched */
 	else if (rc == 0) {
 		bool in_place = t->newfid == t->fid;
@@ -840,26 +840,53 @@ static bool first_fid(const struct p9_fcall *f, uint32_t *fid)
 	}
 }
 
-static bool runs_inline(struct p9conn *pc, const struct p9_fcall *in)
+enum where { RUN_HERE, RUN_TRY, RUN_POOL };
+
+/*
+ * Where a request runs: on the reading thread when every backend it may touch
+ * is inline; tried there first (reads, writes, getattr and walks of backends
+ * that allow it, see BOXFS_FS_TRY_INLINE); else on the worker pool.
+ */
+static enum where where_to_run(struct p9conn *pc, const struct p9_fcall *in)
 {
-	if (pc->all_inline)
-		return true;
+	if (pc->all_inline || in->type == P9_Tversion)
+		return RUN_HERE;
 	uint32_t num;
 	if (!first_fid(in, &num))
-		return in->type != P9_Tattach;
+		return in->type == P9_Tattach ? RUN_POOL : RUN_HERE;
 	struct fid *f = p9_fid_get(pc, num);
-	bool inl = !f || (bx_fs_inline(f->v) && in->type != P9_Twalk);
+	enum where w = RUN_HERE; /* an unknown fid is an error answered at once */
+	if (f) {
+		unsigned flags = f->v->mnt->fs->flags;
+		bool tryable = in->type == P9_Tread || in->type == P9_Twrite ||
+			       in->type == P9_Tgetattr || (in->type == P9_Twalk && pc->all_try);
+		/* dropping a fid that was only walked gives back a node: never a wait */
+		bool plain_clunk = in->type == P9_Tclunk && !f->open && f->kind == FID_FILE;
+		if ((flags & BOXFS_FS_INLINE) && in->type != P9_Twalk)
+			w = RUN_HERE;
+		else if ((flags & BOXFS_FS_TRY_INLINE) && plain_clunk)
+			w = RUN_HERE;
+		else if ((flags & BOXFS_FS_TRY_INLINE) && tryable)
+			w = RUN_TRY;
+		else
+			w = RUN_POOL;
+	}
 	p9_fid_put(&f);
-	return inl;
+	return w;
 }
 
-static void run(struct req *r)
+/* Runs r's handler and answers it, unless it was tried on the reading thread
+ * and would have to wait: then it answers BOXFS_EWOULDWAIT, unanswered. */
+static int run(struct req *r)
 {
 	handler_fn h = handler(r->in.type);
 	r->ocap = r->pc->msize;
 	r->obuf = scratch(r->ocap);
 	int rc = !r->obuf ? -ENOMEM : h ? h(r) : -EOPNOTSUPP;
-	respond(r, rc);
+	if (rc == BOXFS_EWOULDWAIT && r->call.nowait && !r->answered)
+		return rc;
+	respond(r, rc == BOXFS_EWOULDWAIT ? -EIO : rc);
+	return 0;
 }
 
 static void run_on_pool(void *arg)
@@ -905,10 +932,12 @@ static void door_frame(struct bx_conn *c, const uint8_t *frame, size_t len)
 			rc = -EAGAIN;
 		pthread_mutex_unlock(&pc->mu);
 	}
+	enum where w = rc < 0 ? RUN_HERE : where_to_run(pc, &r->in);
+	r->call.nowait = w == RUN_TRY;
 	if (rc < 0) {
 		send_error(r, rc);
-	} else if (r->in.type == P9_Tversion || runs_inline(pc, &r->in)) {
-		run(r);
+	} else if (w != RUN_POOL && run(r) != BOXFS_EWOULDWAIT) {
+		/* answered */
 	} else {
 		r = malloc(sizeof *r);
 		uint8_t *copy = malloc(len);
@@ -920,6 +949,8 @@ static void door_frame(struct bx_conn *c, const uint8_t *frame, size_t len)
 			return;
 		}
 		*r = local;
+		r->out = (struct p9_fcall){ 0 }; /* whatever a try left */
+		r->raw = false;
 		bx_call_init(&r->call, &nobody);
 		memcpy(copy, frame, len);
 		r->frame = copy;
@@ -951,7 +982,8 @@ static int door_open(struct bx_conn *c)
 	pthread_mutex_init(&pc->mu, NULL);
 	pc->conn = c;
 	pc->msize = P9_MIN_MSIZE;
-	pc->all_inline = bx_ns_all_inline(c->srv->ns);
+	pc->all_inline = bx_ns_all_flags(c->srv->ns, BOXFS_FS_INLINE);
+	pc->all_try = bx_ns_all_flags(c->srv->ns, BOXFS_FS_INLINE | BOXFS_FS_TRY_INLINE);
 	c->door_state = pc;
 	return 0;
 }

@@ -68,6 +68,7 @@ struct p9conn {
 	unsigned inflight;
 	struct p9user *users;
 	bool all_inline; /* every mount is inline: no request needs the pool */
+	bool all_try;	 /* every mount is inline or may be tried inline */
 };
 
 /* A Tflush that waits for the request it flushes to answer first. */

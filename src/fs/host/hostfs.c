@@ -24,6 +24,13 @@
  * holds, so consecutive calls by one user cost nothing. Otherwise the server
  * acts as itself.
  *
+ * Trying inline. The export allows reads, writes, lookups and getattr to be
+ * tried on the server's reading thread (BOXFS_FS_TRY_INLINE): such a call
+ * uses only what cannot wait for a disk — the dentry cache
+ * (RESOLVE_CACHED), the page cache (RWF_NOWAIT) — and answers
+ * BOXFS_EWOULDWAIT otherwise, and so does every other operation, so the
+ * core runs it again on a worker.
+ *
  * Locking: fs->mu guards the node table and reference counts; an open
  * directory's position is guarded by its handle's own mutex. Everything else
  * is the kernel's.
@@ -35,6 +42,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +51,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -171,6 +180,7 @@ struct hostfs {
 	struct hnode *root;
 	dev_t root_dev;
 	bool ro, special, as_user, squash;
+	atomic_bool no_nowait_writes; /* RWF_NOWAIT writes are not supported here */
 	uint32_t squash_uid, squash_gid;
 	const char *const *xprefix;
 	mode_t umask;
@@ -352,18 +362,28 @@ static void proc_path(char buf[32], int fd)
 	snprintf(buf, 32, "/proc/self/fd/%d", fd);
 }
 
-/* An O_PATH descriptor of one name in dir, never following it. */
-static int open_beneath(int dirfd, const char *name, int extra)
+/* An O_PATH descriptor of one name in dir, never following it; with cached,
+ * only from the dentry cache (else BOXFS_EWOULDWAIT). */
+static int open_beneath(int dirfd, const char *name, int extra, bool cached)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(O_PATH | O_NOFOLLOW | O_CLOEXEC | extra),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (cached ? RESOLVE_CACHED : 0),
 	};
 	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof how);
+	if (fd < 0 && cached && (errno == EAGAIN || errno == ENOSYS || errno == EINVAL))
+		return BOXFS_EWOULDWAIT;
 	if (fd < 0 && errno == ENOSYS) /* an old kernel: one component is safe anyway */
 		fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | extra);
 	return fd < 0 ? -errno : fd;
 }
+
+/* The answer of every operation that may wait, tried where it must not. */
+#define MAY_WAIT(c)                                                                                \
+	do {                                                                                       \
+		if (boxfs_call_nowait(c))                                                          \
+			return BOXFS_EWOULDWAIT;                                                   \
+	} while (0)
 
 /* True when the directory fd is the export root or inside it. */
 static bool beneath_root(struct hostfs *fs, int fd)
@@ -422,6 +442,7 @@ static int h_lookup(void *aux, struct boxfs_call *c, void *dir, const char *name
 	if (strcmp(name, "..") == 0) {
 		if (d == fs->root)
 			return h_root(aux, c, node, a);
+		MAY_WAIT(c);
 		int fd = openat(d->fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;
@@ -431,7 +452,7 @@ static int h_lookup(void *aux, struct boxfs_call *c, void *dir, const char *name
 		}
 		return give_node(fs, fd, node, a);
 	}
-	int fd = open_beneath(d->fd, name, 0);
+	int fd = open_beneath(d->fd, name, 0, boxfs_call_nowait(c));
 	return fd < 0 ? fd : give_node(fs, fd, node, a);
 }
 
@@ -455,6 +476,7 @@ static int h_getattr(void *aux, struct boxfs_call *c, void *node, void *fh, stru
 static int h_setattr(void *aux, struct boxfs_call *c, void *node, void *fh,
 		     const struct boxfs_setattr *sa, struct boxfs_attr *a)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	struct hnode *n = node;
 	struct hopen *o = fh;
@@ -523,6 +545,7 @@ enum { PASS_FLAGS = O_ACCMODE | O_TRUNC | O_APPEND | O_SYNC | O_DSYNC | O_NOATIM
 
 static int h_open(void *aux, struct boxfs_call *c, void *node, int flags, void **fh)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	struct hnode *n = node;
 	if (is_special(n->type))
@@ -582,6 +605,7 @@ static void fix_mode(struct hostfs *fs, int fd, uint32_t mode)
 static int h_create(void *aux, struct boxfs_call *c, void *dir, const char *name, int flags,
 		    uint32_t mode, void **node, struct boxfs_attr *a, void **fh)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	struct hnode *d = dir;
 	if (fs->ro)
@@ -596,7 +620,7 @@ static int h_create(void *aux, struct boxfs_call *c, void *dir, const char *name
 	int fd = openat(d->fd, name, oflags | O_CREAT | O_EXCL, mode & 07777);
 	bool made_it = fd >= 0;
 	if (fd < 0 && errno == EEXIST && !(flags & O_EXCL)) {
-		int pfd = open_beneath(d->fd, name, 0);
+		int pfd = open_beneath(d->fd, name, 0, false);
 		struct stat pst;
 		if (pfd < 0)
 			return pfd;
@@ -645,6 +669,17 @@ static ssize_t h_read(void *aux, struct boxfs_call *c, void *node, void *fh, voi
 	struct hopen *o = fh;
 	if (!o)
 		return -EBADF;
+	if (boxfs_call_nowait(c)) { /* only from the page cache, and all of it */
+		struct iovec iov = { .iov_base = buf, .iov_len = count };
+		ssize_t n = preadv2(o->fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+		struct stat st;
+		if (n >= 0 && (size_t)n < count &&
+		    (fstat(o->fd, &st) < 0 || (uint64_t)st.st_size > off + (uint64_t)n))
+			return BOXFS_EWOULDWAIT;
+		return n >= 0					? n
+		       : errno == EAGAIN || errno == EOPNOTSUPP ? BOXFS_EWOULDWAIT
+								: -errno;
+	}
 	ssize_t n = pread(o->fd, buf, count, (off_t)off);
 	return n < 0 ? -errno : n;
 }
@@ -656,6 +691,18 @@ static ssize_t h_write(void *aux, struct boxfs_call *c, void *node, void *fh, co
 	struct hopen *o = fh;
 	if (!o)
 		return -EBADF;
+	if (boxfs_call_nowait(c)) {
+		struct hostfs *fs = aux;
+		if (atomic_load(&fs->no_nowait_writes))
+			return BOXFS_EWOULDWAIT;
+		struct iovec iov = { .iov_base = (void *)buf, .iov_len = count };
+		ssize_t n = pwritev2(o->fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+		if (n < 0 && errno == EOPNOTSUPP)
+			atomic_store(&fs->no_nowait_writes, true); /* not worth trying again */
+		return n >= 0					? n
+		       : errno == EAGAIN || errno == EOPNOTSUPP ? BOXFS_EWOULDWAIT
+								: -errno;
+	}
 	ssize_t n = pwrite(o->fd, buf, count, (off_t)off);
 	return n < 0 ? -errno : n;
 }
@@ -671,6 +718,7 @@ struct linux_dirent64 {
 static int h_readdir(void *aux, struct boxfs_call *c, void *dir, void *fh, uint64_t cookie,
 		     boxfs_fill_fn fill, void *ctx)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	struct hnode *d = dir;
 	struct hopen *o = fh;
@@ -727,7 +775,7 @@ out:
 static int made(struct hostfs *fs, struct hnode *d, const char *name, uint32_t type, uint32_t mode,
 		void **node, struct boxfs_attr *a)
 {
-	int fd = open_beneath(d->fd, name, 0);
+	int fd = open_beneath(d->fd, name, 0, false);
 	if (fd < 0)
 		return fd;
 	struct stat st;
@@ -743,6 +791,7 @@ static int made(struct hostfs *fs, struct hnode *d, const char *name, uint32_t t
 static int h_mkdir(void *aux, struct boxfs_call *c, void *dir, const char *name, uint32_t mode,
 		   void **node, struct boxfs_attr *a)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	int r = fs->ro ? -EROFS : become(fs, c);
 	if (r == 0 && mkdirat(((struct hnode *)dir)->fd, name, mode & 07777) < 0)
@@ -753,6 +802,7 @@ static int h_mkdir(void *aux, struct boxfs_call *c, void *dir, const char *name,
 static int h_symlink(void *aux, struct boxfs_call *c, void *dir, const char *name,
 		     const char *target, void **node, struct boxfs_attr *a)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	int r = fs->ro ? -EROFS : become(fs, c);
 	if (r == 0 && symlinkat(target, ((struct hnode *)dir)->fd, name) < 0)
@@ -763,6 +813,7 @@ static int h_symlink(void *aux, struct boxfs_call *c, void *dir, const char *nam
 static int h_mknod(void *aux, struct boxfs_call *c, void *dir, const char *name, uint32_t mode,
 		   uint64_t rdev, void **node, struct boxfs_attr *a)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	uint32_t type = mode & S_IFMT ? mode & S_IFMT : S_IFREG;
 	int r = fs->ro ? -EROFS : become(fs, c);
@@ -775,6 +826,7 @@ static int h_mknod(void *aux, struct boxfs_call *c, void *dir, const char *name,
 
 static int h_link(void *aux, struct boxfs_call *c, void *node, void *newdir, const char *newname)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	int r = fs->ro ? -EROFS : become(fs, c);
 	if (r < 0)
@@ -788,6 +840,7 @@ static int h_link(void *aux, struct boxfs_call *c, void *node, void *newdir, con
 
 static int h_unlink(void *aux, struct boxfs_call *c, void *dir, const char *name, int flags)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	int r = fs->ro ? -EROFS : become(fs, c);
 	if (r == 0 && unlinkat(((struct hnode *)dir)->fd, name, flags & AT_REMOVEDIR) < 0)
@@ -798,6 +851,7 @@ static int h_unlink(void *aux, struct boxfs_call *c, void *dir, const char *name
 static int h_rename(void *aux, struct boxfs_call *c, void *olddir, const char *oldname,
 		    void *newdir, const char *newname, unsigned flags)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	int r = fs->ro ? -EROFS : become(fs, c);
 	if (r == 0 && renameat2(((struct hnode *)olddir)->fd, oldname, ((struct hnode *)newdir)->fd,
@@ -808,6 +862,7 @@ static int h_rename(void *aux, struct boxfs_call *c, void *olddir, const char *o
 
 static ssize_t h_readlink(void *aux, struct boxfs_call *c, void *node, char *buf, size_t cap)
 {
+	MAY_WAIT(c);
 	int r = become(aux, c);
 	if (r < 0)
 		return r;
@@ -817,6 +872,7 @@ static ssize_t h_readlink(void *aux, struct boxfs_call *c, void *node, char *buf
 
 static int h_fsync(void *aux, struct boxfs_call *c, void *node, void *fh, bool datasync)
 {
+	MAY_WAIT(c);
 	(void)aux, (void)c;
 	struct hopen *o = fh;
 	int fd = o ? o->fd : -1;
@@ -837,6 +893,7 @@ static int h_fsync(void *aux, struct boxfs_call *c, void *node, void *fh, bool d
 
 static int h_statfs(void *aux, struct boxfs_call *c, void *node, struct boxfs_statfs *st)
 {
+	MAY_WAIT(c);
 	(void)aux, (void)c;
 	struct statfs s;
 	if (fstatfs(((struct hnode *)node)->fd, &s) < 0)
@@ -864,6 +921,7 @@ static int h_statfs(void *aux, struct boxfs_call *c, void *node, struct boxfs_st
 static int h_lock(void *aux, struct boxfs_call *c, void *node, void *fh, int cmd,
 		  struct boxfs_lock *lk)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	struct hnode *n = node;
 	if (!fh)
@@ -937,6 +995,7 @@ static bool xattr_ok(struct hostfs *fs, const char *name)
 static ssize_t h_getxattr(void *aux, struct boxfs_call *c, void *node, const char *name, void *buf,
 			  size_t cap)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	if (!xattr_ok(fs, name))
 		return -EOPNOTSUPP;
@@ -952,6 +1011,7 @@ static ssize_t h_getxattr(void *aux, struct boxfs_call *c, void *node, const cha
 static int h_setxattr(void *aux, struct boxfs_call *c, void *node, const char *name,
 		      const void *value, size_t size, int flags)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	if (!xattr_ok(fs, name))
 		return -EOPNOTSUPP;
@@ -965,6 +1025,7 @@ static int h_setxattr(void *aux, struct boxfs_call *c, void *node, const char *n
 
 static ssize_t h_listxattr(void *aux, struct boxfs_call *c, void *node, char *buf, size_t cap)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	int r = become(fs, c);
 	if (r < 0)
@@ -997,6 +1058,7 @@ static ssize_t h_listxattr(void *aux, struct boxfs_call *c, void *node, char *bu
 
 static int h_removexattr(void *aux, struct boxfs_call *c, void *node, const char *name)
 {
+	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	if (!xattr_ok(fs, name))
 		return -EOPNOTSUPP;
@@ -1010,6 +1072,7 @@ static int h_removexattr(void *aux, struct boxfs_call *c, void *node, const char
 
 static int h_export_fd(void *aux, struct boxfs_call *c, void *node, void *fh, int flags)
 {
+	MAY_WAIT(c);
 	(void)aux, (void)c, (void)node, (void)flags;
 	struct hopen *o = fh;
 	if (!o)
@@ -1105,8 +1168,9 @@ struct boxfs_fs *boxfs_hostfs_new(const struct boxfs_hostfs_opts *o)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	*bfs = (struct boxfs_fs){
-		.ops = &host_ops, .aux = fs, .flags = BOXFS_FS_OWN_LOCKS, .name = "host"
-	};
+	*bfs = (struct boxfs_fs){ .ops = &host_ops,
+				  .aux = fs,
+				  .flags = BOXFS_FS_OWN_LOCKS | BOXFS_FS_TRY_INLINE,
+				  .name = "host" };
 	return bfs;
 }
