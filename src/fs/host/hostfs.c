@@ -992,18 +992,30 @@ static bool xattr_ok(struct hostfs *fs, const char *name)
 	return false;
 }
 
+/*
+ * The common start of the xattr calls: the name must be in a served
+ * namespace, changes need a writable export, and the call takes its caller's
+ * identity. Fills path with the node's magic link. 0 or -errno.
+ */
+static int xattr_start(struct hostfs *fs, struct boxfs_call *c, struct hnode *n, const char *name,
+		       bool change, char path[32])
+{
+	if (name && !xattr_ok(fs, name))
+		return -EOPNOTSUPP;
+	if (change && fs->ro)
+		return -EROFS;
+	proc_path(path, n->fd);
+	return become(fs, c);
+}
+
 static ssize_t h_getxattr(void *aux, struct boxfs_call *c, void *node, const char *name, void *buf,
 			  size_t cap)
 {
 	MAY_WAIT(c);
-	struct hostfs *fs = aux;
-	if (!xattr_ok(fs, name))
-		return -EOPNOTSUPP;
-	int r = become(fs, c);
+	char path[32];
+	int r = xattr_start(aux, c, node, name, false, path);
 	if (r < 0)
 		return r;
-	char path[32];
-	proc_path(path, ((struct hnode *)node)->fd);
 	ssize_t n = getxattr(path, name, buf, cap);
 	return n < 0 ? -errno : n;
 }
@@ -1012,14 +1024,10 @@ static int h_setxattr(void *aux, struct boxfs_call *c, void *node, const char *n
 		      const void *value, size_t size, int flags)
 {
 	MAY_WAIT(c);
-	struct hostfs *fs = aux;
-	if (!xattr_ok(fs, name))
-		return -EOPNOTSUPP;
-	int r = fs->ro ? -EROFS : become(fs, c);
+	char path[32];
+	int r = xattr_start(aux, c, node, name, true, path);
 	if (r < 0)
 		return r;
-	char path[32];
-	proc_path(path, ((struct hnode *)node)->fd);
 	return setxattr(path, name, value, size, flags) < 0 ? -errno : 0;
 }
 
@@ -1027,11 +1035,10 @@ static ssize_t h_listxattr(void *aux, struct boxfs_call *c, void *node, char *bu
 {
 	MAY_WAIT(c);
 	struct hostfs *fs = aux;
-	int r = become(fs, c);
+	char path[32];
+	int r = xattr_start(fs, c, node, NULL, false, path);
 	if (r < 0)
 		return r;
-	char path[32];
-	proc_path(path, ((struct hnode *)node)->fd);
 	ssize_t n = listxattr(path, NULL, 0);
 	if (n <= 0)
 		return n < 0 ? -errno : 0;
@@ -1059,14 +1066,10 @@ static ssize_t h_listxattr(void *aux, struct boxfs_call *c, void *node, char *bu
 static int h_removexattr(void *aux, struct boxfs_call *c, void *node, const char *name)
 {
 	MAY_WAIT(c);
-	struct hostfs *fs = aux;
-	if (!xattr_ok(fs, name))
-		return -EOPNOTSUPP;
-	int r = fs->ro ? -EROFS : become(fs, c);
+	char path[32];
+	int r = xattr_start(aux, c, node, name, true, path);
 	if (r < 0)
 		return r;
-	char path[32];
-	proc_path(path, ((struct hnode *)node)->fd);
 	return removexattr(path, name) < 0 ? -errno : 0;
 }
 
