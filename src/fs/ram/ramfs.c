@@ -403,7 +403,11 @@ static void name_gone(struct ramfs *fs, struct ram_node *dir, struct ram_node *n
 }
 
 /* Resizes a file's data to size, zero-filling growth. Checks max_bytes. */
-static int file_resize(struct ramfs *fs, struct ram_node *n, uint64_t size)
+/*
+ * Resizes n's data to size; new bytes up to zero_to read as zeros (the rest
+ * of the growth is the caller's to fill at once, as a write does).
+ */
+static int file_resize(struct ramfs *fs, struct ram_node *n, uint64_t size, uint64_t zero_to)
 {
 	if (size > RAM_MAX_FILE)
 		return -EFBIG;
@@ -417,8 +421,10 @@ static int file_resize(struct ramfs *fs, struct ram_node *n, uint64_t size)
 		n->data = d;
 		n->cap = cap;
 	}
-	if (size > n->size)
-		memset(n->data + n->size, 0, size - n->size);
+	if (zero_to > size)
+		zero_to = size;
+	if (zero_to > n->size)
+		memset(n->data + n->size, 0, zero_to - n->size);
 	fs->used = fs->used - n->size + size;
 	n->size = size;
 	return 0;
@@ -546,7 +552,7 @@ static int ram_setattr(void *aux, struct boxfs_call *c, void *node, void *fh,
 	wr(fs);
 	int r = setattr_check(cr, n, fh, sa);
 	if (r == 0 && (sa->valid & BOXFS_SET_SIZE)) {
-		r = file_resize(fs, n, sa->size);
+		r = file_resize(fs, n, sa->size, sa->size);
 		if (r == 0)
 			touch(n, T_MTIME);
 	}
@@ -609,7 +615,7 @@ static int open_locked(struct ramfs *fs, const struct boxfs_cred *cr, struct ram
 		return -ENOMEM;
 	o->flags = flags;
 	if ((flags & O_TRUNC) && S_ISREG(n->mode)) {
-		file_resize(fs, n, 0); /* shrinking cannot fail */
+		file_resize(fs, n, 0, 0); /* shrinking cannot fail */
 		touch(n, T_MTIME | T_CTIME);
 	}
 	n->opens++;
@@ -790,7 +796,7 @@ static ssize_t ram_write(void *aux, struct boxfs_call *c, void *node, void *fh, 
 		goto out;
 	}
 	if (off + count > n->size) {
-		int e = file_resize(fs, n, off + count);
+		int e = file_resize(fs, n, off + count, off); /* the write fills the rest */
 		if (e < 0) {
 			r = e;
 			goto out;
