@@ -246,8 +246,12 @@ int cmd_serve(int argc, char **argv)
 		}
 		r = boxfs_server_listen(srv, door, addr);
 		if (r < 0) {
-			warnx_("serve", "cannot listen on %s%s%s: %s", r == -EINVAL ? "" : "", addr,
-			       r == -EINVAL ? " (bad address or unknown door)" : "", strerror(-r));
+			if (r == -EINVAL)
+				warnx_("serve",
+				       "cannot listen on %s: not a known door and dial string",
+				       listen[i]);
+			else
+				warnx_("serve", "cannot listen on %s: %s", addr, strerror(-r));
 			boxfs_server_free(srv);
 			return 1;
 		}
