@@ -34,6 +34,8 @@ struct boxfs_server_opts {
 	FILE *debug;	       /* when set, every message in and out, one line each */
 	bool trust_uname;      /* act as the 9P uname/n_uname on TCP (default: true);
 				* on Unix sockets a non-root peer is always itself */
+	int poll_us;	       /* after serving, poll this long before sleeping: 0 means
+				* 50 µs, negative means never */
 };
 
 struct boxfs_server;

@@ -93,6 +93,7 @@ struct bx_server {
 	struct work *work_head, *work_tail;
 	pthread_t *workers;
 	unsigned nworkers, idle_workers;
+	atomic_uint pending; /* submitted and not finished: the loop polls only at 0 */
 	bool pool_stop;
 };
 

@@ -46,6 +46,9 @@ static void serve_usage(FILE *out)
 		"      --max-conns N         connections at once (default 1024)\n"
 		"      --max-requests N      outstanding requests per connection (default 256)\n"
 		"      --workers N           threads for blocking backends (default 16)\n"
+		"      --poll-us N           after serving, poll N µs before sleeping (default "
+		"50;\n"
+		"                            0: never)\n"
 		"      --no-trust-uname      on TCP, act as nobody instead of the attach name\n"
 		"  -h, --help                this text\n");
 }
@@ -121,6 +124,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-conns", required_argument, NULL, 'C' },
 		{ "max-requests", required_argument, NULL, 'R' },
 		{ "workers", required_argument, NULL, 'W' },
+		{ "poll-us", required_argument, NULL, 'P' },
 		{ "no-trust-uname", no_argument, NULL, 'T' },
 		{ "export", required_argument, NULL, 'e' },
 		{ "ro", no_argument, NULL, 'o' },
@@ -153,7 +157,9 @@ int cmd_serve(int argc, char **argv)
 		case 'C':
 		case 'R':
 		case 'W':
-			if (parse_size(optarg, &v) < 0 || (c != 'B' && v > 0xffffffffull)) {
+		case 'P':
+			if (parse_size(optarg, &v) < 0 || (c != 'B' && v > 0xffffffffull) ||
+			    (c == 'P' && v > 1000000)) {
 				warnx_("serve", "bad number: %s", optarg);
 				return 2;
 			}
@@ -165,6 +171,8 @@ int cmd_serve(int argc, char **argv)
 				so.max_conns = (unsigned)v;
 			else if (c == 'R')
 				so.max_requests = (unsigned)v;
+			else if (c == 'P')
+				so.poll_us = v ? (int)v : -1;
 			else
 				so.workers = (unsigned)v;
 			break;
