@@ -1193,9 +1193,11 @@ static void test_orclose(void **state)
 		struct tc t = session(P9_2000);
 		struct p9_fcall rx;
 		assert_int_equal(walk(&t, 0, 1, &rx, NULL), P9_Rwalk);
-		struct p9_fcall cr = {.type = P9_Tcreate, .tag = 3};
-		cr.tcreate = (struct p9_tcreate){.fid = 1, .name = p9_cstr("tmpfile"),
-						 .perm = 0600, .mode = P9_ORDWR | P9_ORCLOSE};
+		struct p9_fcall cr = { .type = P9_Tcreate, .tag = 3 };
+		cr.tcreate = (struct p9_tcreate){ .fid = 1,
+						  .name = p9_cstr("tmpfile"),
+						  .perm = 0600,
+						  .mode = P9_ORDWR | P9_ORCLOSE };
 		rpc(&t, &cr, &rx);
 		expect(&t, &rx, P9_Rcreate);
 		if (hangup) /* a connection that goes away clunks its fids */

@@ -794,11 +794,11 @@ static void test_locks(void **state)
 	int r = boxfs_lock(f2, F_SETLK, &fl);
 	if (r != 0)
 		fail_msg("one client connection opened 'lk' twice; F_SETLK F_WRLCK through "
-			  "the first open succeeded, through the second answered %d (%s), "
-			  "expected 0: locks belong to the connection (fs.h: equal owners "
-			  "never conflict), but hostfs h_lock takes F_OFD_SETLK on each "
-			  "open's own descriptor and ignores lk->owner",
-			  r, strerror(-r));
+			 "the first open succeeded, through the second answered %d (%s), "
+			 "expected 0: locks belong to the connection (fs.h: equal owners "
+			 "never conflict), but hostfs h_lock takes F_OFD_SETLK on each "
+			 "open's own descriptor and ignores lk->owner",
+			 r, strerror(-r));
 	/* and another connection does conflict */
 	struct boxfs_client *c2 = boxfs_connect(addr_rw, NULL);
 	struct boxfs_file *g = boxfs_open(c2, "lk", O_RDWR, 0);

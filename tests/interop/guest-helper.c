@@ -273,7 +273,8 @@ static int cmd_unlinked(const char *path, int with_fstat, long want_nlink)
 	if (pwrite(fd, "X", 1, 0) != 1)
 		return fail("pwrite to the unlinked file");
 	n = pread(fd, buf, sizeof buf, 0);
-	if (n != (ssize_t)(sizeof text - 1) || buf[0] != 'X' || memcmp(buf + 1, text + 1, sizeof text - 2) != 0)
+	if (n != (ssize_t)(sizeof text - 1) || buf[0] != 'X' ||
+	    memcmp(buf + 1, text + 1, sizeof text - 2) != 0)
 		return fail("pread after pwrite to the unlinked file gave %zd bytes", n);
 	if (with_fstat) {
 		if (fstat(fd, &st) < 0)
@@ -323,7 +324,8 @@ static int cmd_lock(int getlk, const char *path, const char *path2)
 		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 		int fd2 = open(p, O_RDWR);
 
-		cmd = path2 ? "guest-helper lock (child, second mount)" : "guest-helper lock (child)";
+		cmd = path2 ? "guest-helper lock (child, second mount)"
+			    : "guest-helper lock (child)";
 		alarm(20); /* a pending alarm is not inherited across fork */
 		close(down[1]);
 		close(up[0]);
@@ -335,20 +337,22 @@ static int cmd_lock(int getlk, const char *path, const char *path2)
 				_exit(fail("F_GETLK"));
 			if (fl.l_type != F_WRLCK) {
 				errno = 0;
-				_exit(fail("F_GETLK reports type %d, expected F_WRLCK (%d)", fl.l_type,
-					   F_WRLCK));
+				_exit(fail("F_GETLK reports type %d, expected F_WRLCK (%d)",
+					   fl.l_type, F_WRLCK));
 			}
 			_exit(0);
 		}
 		if (setlk(fd2, F_SETLK, F_WRLCK) == 0) {
 			errno = 0;
-			_exit(fail("F_SETLK F_WRLCK succeeded while the parent holds a write lock"));
+			_exit(fail(
+				"F_SETLK F_WRLCK succeeded while the parent holds a write lock"));
 		}
 		if (errno != EAGAIN && errno != EACCES)
 			_exit(fail("F_SETLK on a locked file failed, but not with EAGAIN/EACCES"));
 		if (setlk(fd2, F_SETLK, F_RDLCK) == 0) {
 			errno = 0;
-			_exit(fail("F_SETLK F_RDLCK succeeded while the parent holds a write lock"));
+			_exit(fail(
+				"F_SETLK F_RDLCK succeeded while the parent holds a write lock"));
 		}
 		if (write(up[1], "c", 1) != 1)
 			_exit(fail("write to pipe"));
@@ -404,7 +408,9 @@ int main(int argc, char **argv)
 		return cmd_unlinked(argv[2], 0, -1);
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "unlinked-fstat") == 0)
 		return cmd_unlinked(argv[2], 1, argc == 4 ? strtol(argv[3], NULL, 0) : -1);
-	fprintf(stderr, "usage: guest-helper lock PATH [PATH2] | getlk PATH [PATH2] | mmap PATH SIZE | pattern PATH SIZE |\n"
-			"       verify PATH SIZE | xattr PATH | unlinked PATH | unlinked-fstat PATH [NLINK]\n");
+	fprintf(stderr, "usage: guest-helper lock PATH [PATH2] | getlk PATH [PATH2] | mmap PATH "
+			"SIZE | pattern PATH SIZE |\n"
+			"       verify PATH SIZE | xattr PATH | unlinked PATH | unlinked-fstat "
+			"PATH [NLINK]\n");
 	return 2;
 }

@@ -1580,9 +1580,9 @@ static void lcreate_existing_special(struct tc *t, const char *name)
 		if (r == -ETIMEDOUT) {
 			assert_int_equal(unstick_fifo(t, fifo, &rx), 0);
 			fail_msg("Tlcreate '%s' flags %#o (no O_EXCL) on an existing FIFO hung "
-				  "the server for 5 s: h_create opens it with openat() (answer "
-				  "after unblocking: %s %d)",
-				  name, flags[i], p9_type_name(rx.type), rerr(t, &rx));
+				 "the server for 5 s: h_create opens it with openat() (answer "
+				 "after unblocking: %s %d)",
+				 name, flags[i], p9_type_name(rx.type), rerr(t, &rx));
 		} else {
 			assert_true(r < 0);
 		}
@@ -1641,10 +1641,10 @@ static void test_special_hidden(void **state)
 		clunk(&t, 1);
 		if (opened_name(ino, specials[i]))
 			fail_msg("Tlcreate '%s' O_RDWR (no O_EXCL) on an existing device node "
-				  "opened the device on the host (inotify IN_OPEN), answer %d; "
-				  "h_create's openat() fallback opens whatever the name is before "
-				  "checking it is a regular file",
-				  specials[i], r);
+				 "opened the device on the host (inotify IN_OPEN), answer %d; "
+				 "h_create's openat() fallback opens whatever the name is before "
+				 "checking it is a regular file",
+				 specials[i], r);
 		close(ino);
 	}
 	/* nor unlinks, renames or links them into view */
@@ -1758,10 +1758,10 @@ static void test_special_allowed(void **state)
 		if (r == 0) {
 			assert_int_equal(lstat(p, &st), 0);
 			fail_msg("with allow_special, a client attached as uid 1000 made block "
-				  "device 7:0 (%s, mode %o, uid %u): hostfs keeps CAP_MKNOD "
-				  "after setfsuid, so an unprivileged user gets device nodes "
-				  "(expected EPERM as mknod(2) gives uid 1000)",
-				  p, st.st_mode & 07777, st.st_uid);
+				 "device 7:0 (%s, mode %o, uid %u): hostfs keeps CAP_MKNOD "
+				 "after setfsuid, so an unprivileged user gets device nodes "
+				 "(expected EPERM as mknod(2) gives uid 1000)",
+				 p, st.st_mode & 07777, st.st_uid);
 			unlink(p);
 		} else {
 			assert_int_equal(lstat(p, &st), -1);
