@@ -27,6 +27,7 @@ extern "C" {
 struct boxfs_server_opts {
 	unsigned max_conns;    /* 1024 */
 	unsigned max_requests; /* outstanding per connection: 256 */
+	unsigned max_fids;     /* fids per connection: 65536 (each may hold a descriptor) */
 	uint32_t max_msize;    /* 9P msize offered: 1 MiB + 24; never below 4096 */
 	size_t max_conn_queue; /* reply bytes queued per connection before it
 				* stops reading new requests: 4 * max_msize */

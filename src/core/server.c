@@ -88,6 +88,8 @@ struct boxfs_server *boxfs_server_new(const struct boxfs_server_opts *opts)
 		o->max_conns = 1024;
 	if (!o->max_requests)
 		o->max_requests = 256;
+	if (!o->max_fids)
+		o->max_fids = 65536;
 	if (!o->max_msize)
 		o->max_msize = (1u << 20) + 24;
 	if (o->max_msize < 4096)

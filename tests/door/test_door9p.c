@@ -143,7 +143,7 @@ static int setup(void **state)
 		return -1;
 	snprintf(addr, sizeof addr, "unix!%s/sock", sockdir);
 	srv = boxfs_server_new(&(struct boxfs_server_opts){
-		.max_msize = 1 << 20, .max_requests = 8, .trust_uname = true });
+		.max_msize = 1 << 20, .max_requests = 8, .max_fids = 64, .trust_uname = true });
 	if (!srv || boxfs_server_mount(srv, "/", boxfs_ramfs_new(NULL)) < 0 ||
 	    boxfs_server_mount(srv, "/sub", boxfs_ramfs_new(NULL)) < 0 ||
 	    boxfs_server_mount(srv, "/slow", slow_new()) < 0 ||
@@ -916,6 +916,20 @@ static void test_request_limit(void **state)
 	tc_close(&t);
 }
 
+static void test_fid_limit(void **state)
+{
+	(void)state;
+	struct tc t = session(P9_2000L); /* max_fids is 64 here; fid 0 is one */
+	struct p9_fcall rx;
+	for (uint32_t f = 1; f < 64; f++)
+		assert_int_equal(walk(&t, 0, f, &rx, NULL), P9_Rwalk);
+	assert_int_equal(walk(&t, 0, 64, &rx, NULL), P9_Rlerror);
+	assert_int_equal(rx.rlerror.ecode, EMFILE);
+	assert_int_equal(clunk(&t, 63), 0);
+	assert_int_equal(walk(&t, 0, 64, &rx, NULL), P9_Rwalk);
+	tc_close(&t);
+}
+
 /* ---- locks ---- */
 
 static int tlock(struct tc *t, uint32_t fid, uint8_t type, uint64_t start, uint64_t len,
@@ -1328,6 +1342,7 @@ int main(void)
 		cmocka_unit_test(test_flush_after_reply),
 		cmocka_unit_test(test_disconnect_cancels),
 		cmocka_unit_test(test_request_limit),
+		cmocka_unit_test(test_fid_limit),
 		cmocka_unit_test(test_locks),
 		cmocka_unit_test(test_xattrs),
 		cmocka_unit_test(test_links_and_renames),

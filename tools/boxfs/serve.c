@@ -45,6 +45,7 @@ static void serve_usage(FILE *out)
 		"      --msize SIZE          largest 9P message offered (default 1M+24)\n"
 		"      --max-conns N         connections at once (default 1024)\n"
 		"      --max-requests N      outstanding requests per connection (default 256)\n"
+		"      --max-fids N          fids per connection (default 65536)\n"
 		"      --workers N           threads for blocking backends (default 16)\n"
 		"      --poll-us N           after serving, poll N µs before sleeping (default "
 		"50;\n"
@@ -123,6 +124,7 @@ int cmd_serve(int argc, char **argv)
 		{ "msize", required_argument, NULL, 'm' },
 		{ "max-conns", required_argument, NULL, 'C' },
 		{ "max-requests", required_argument, NULL, 'R' },
+		{ "max-fids", required_argument, NULL, 'F' },
 		{ "workers", required_argument, NULL, 'W' },
 		{ "poll-us", required_argument, NULL, 'P' },
 		{ "no-trust-uname", no_argument, NULL, 'T' },
@@ -156,6 +158,7 @@ int cmd_serve(int argc, char **argv)
 		case 'm':
 		case 'C':
 		case 'R':
+		case 'F':
 		case 'W':
 		case 'P':
 			if (parse_size(optarg, &v) < 0 || (c != 'B' && v > 0xffffffffull) ||
@@ -173,6 +176,8 @@ int cmd_serve(int argc, char **argv)
 				so.max_requests = (unsigned)v;
 			else if (c == 'P')
 				so.poll_us = v ? (int)v : -1;
+			else if (c == 'F')
+				so.max_fids = (unsigned)v;
 			else
 				so.workers = (unsigned)v;
 			break;

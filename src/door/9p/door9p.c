@@ -142,6 +142,7 @@ struct fid *p9_fid_new(struct p9conn *pc, uint32_t num, const struct p9user *use
 	atomic_store(&f->ref, 2);
 	pthread_mutex_lock(&pc->mu);
 	int r = num == P9_NOFID || bx_intmap_get(&pc->fids, num) ? -EBADF
+		: pc->fids.count >= pc->conn->srv->opts.max_fids ? -EMFILE
 								 : bx_intmap_put(&pc->fids, num, f);
 	pthread_mutex_unlock(&pc->mu);
 	if (r < 0) {
