@@ -23,8 +23,12 @@ cleanup() {
 	done
 	rm -rf "$T"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+# Only the script itself cleans up: a subshell (a command substitution, a
+# server not yet started) that is signalled must not take the scratch
+# directory and the servers with it.
+main_shell=$BASHPID
+trap '[ "$BASHPID" = "$main_shell" ] && cleanup' EXIT
+trap '[ "$BASHPID" = "$main_shell" ] && exit 1' INT TERM HUP
 
 # Starts `boxfs serve ARGS...` with output in $T/serve.out and serve.err;
 # sets $spid and waits (10 s at most) until it printed an address.

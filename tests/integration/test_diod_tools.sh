@@ -34,8 +34,12 @@ cleanup() {
 	fi
 	rm -rf "$T"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+# Only the script itself cleans up: a subshell (a command substitution, a
+# server not yet started) that is signalled must not take the scratch
+# directory and the servers with it.
+main_shell=$BASHPID
+trap '[ "$BASHPID" = "$main_shell" ] && cleanup' EXIT
+trap '[ "$BASHPID" = "$main_shell" ] && exit 1' INT TERM HUP
 
 # t DESCRIPTION SHELL-CONDITION: one TAP line.
 t() {
