@@ -1,5 +1,6 @@
 /*
- * boxfs/smdish.h — the smdish codec: the memfile protocol of seed 000.
+ * boxfs/smdish.h — the smdish codec: the memfile protocol of Phoenix's
+ * memory server.
  *
  * Every message is an 8-byte header, `u32 code, u32 body_size`, then the
  * body; everything is big-endian. In a request `code` is the op, in a reply

@@ -2,7 +2,7 @@
  * test_door9p.c — conformance of the 9P door, message by message, over a
  * real Unix socket to a server running in this process.
  *
- * Every rule of PROTOCOLS.md §2 has a test here, and so do the door's own
+ * Every rule of docs/protocols/9p.md has a test here, and so do the door's own
  * checks: the "slow" backend mounted at /slow counts the calls that reach it,
  * which proves the door refuses bad requests before a backend runs, and its
  * reads block until flushed, which exercises Tflush and duplicate tags.

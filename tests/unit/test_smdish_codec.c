@@ -1,8 +1,8 @@
 /*
  * test_smdish_codec.c — the smdish codec (boxfs/smdish.h) against byte
- * vectors written from seed 000 and PROTOCOLS.md §1 (big-endian
- * `u32 code, u32 body_size` then the body), both directions, and its
- * refusals: bodies of the wrong length, names that overrun, unknown ops,
+ * vectors written from the protocol's description (docs/protocols/smdish.md:
+ * big-endian `u32 code, u32 body_size`, then the body), both directions, and
+ * its refusals: bodies of the wrong length, names that overrun, unknown ops,
  * failures that carry a body.
  */
 #include <setjmp.h>

@@ -1,7 +1,8 @@
 /*
- * smdish.c — pack and unpack of the smdish memfile protocol (seed 000, with
- * the layouts PROTOCOLS.md §1 fixes). Called by the smdish door and the
- * memfile client. One switch per direction, one case per op.
+ * smdish.c — pack and unpack of the smdish memfile protocol (Phoenix's
+ * memory-file server, with the layouts of docs/protocols/smdish.md), for the
+ * smdish door and the memfile client. One switch per direction, one case per
+ * op.
  */
 #include <boxfs/smdish.h>
 
