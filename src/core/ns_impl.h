@@ -132,10 +132,4 @@ void bx_ns_owner_gone(struct bx_ns *ns, const void *owner);
 /* True when every mounted instance has one of the BOXFS_FS_* flags given. */
 bool bx_ns_all_flags(struct bx_ns *ns, unsigned any_of);
 
-/* True when calls into v's instance may run on the thread that read them. */
-static inline bool bx_fs_inline(const struct bx_vnode *v)
-{
-	return v->mnt->fs->flags & BOXFS_FS_INLINE;
-}
-
 #endif

@@ -302,11 +302,6 @@ static void conn_close(struct bx_conn *c)
 	bx_conn_put(&c);
 }
 
-void bx_conn_abort(struct bx_conn *c)
-{
-	conn_close(c);
-}
-
 /* Cuts the input into frames and hands them to the door. */
 static void conn_frames(struct bx_conn *c)
 {

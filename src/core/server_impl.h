@@ -117,9 +117,6 @@ void bx_conn_send(struct bx_conn *c, const void *buf, size_t len);
 /* bx_conn_send of the n pieces of iov, back to back, as one message. */
 void bx_conn_sendv(struct bx_conn *c, const struct iovec *iov, int n);
 
-/* Closes the connection from a door (broken framing, protocol error). */
-void bx_conn_abort(struct bx_conn *c);
-
 /* Runs fn(arg) on a worker thread. 0 or -ENOMEM. */
 int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg);
 

@@ -419,7 +419,8 @@ export XDG_RUNTIME_DIR=$T/run
 unset BOXFS_ADDRESS
 start_server
 t "serve with no -l listens on \$XDG_RUNTIME_DIR/boxfs/9p" \
-	'grep -qxF "boxfs: serving 9p on unix!$T/run/boxfs/9p" "$T/serve.out"'
+	'grep -qxF "boxfs: serving 9p on unix!$T/run/boxfs/9p" "$T/serve.out" ||
+	 { sed "s/^/#   serve.out: /" "$T/serve.out"; false; }'
 run mkdir /def
 run ls /
 t "client verbs default to the same socket" '[ $st -eq 0 ] && [ "$(out)" = def ]'

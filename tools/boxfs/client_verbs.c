@@ -144,7 +144,8 @@ static int ls_one(struct boxfs_client *c, const char *verb, const char *path, bo
 		status = 1;
 	}
 	boxfs_closedir(d);
-	qsort(names, n, sizeof *names, cmp_names);
+	if (n)
+		qsort(names, n, sizeof *names, cmp_names);
 	if (header)
 		printf("%s:\n", path);
 	for (size_t i = 0; i < n; i++) {

@@ -229,6 +229,13 @@ static int become(struct hostfs *fs, struct boxfs_call *c)
 	return 0;
 }
 
+/* The start of every change: a read-only export refuses it, else the call
+ * takes its caller's identity. */
+static int may_change(struct hostfs *fs, struct boxfs_call *c)
+{
+	return fs->ro ? -EROFS : become(fs, c);
+}
+
 /* ---- nodes ---- */
 
 static uint64_t object_id(struct hostfs *fs, dev_t dev, ino_t ino)
@@ -480,9 +487,7 @@ static int h_setattr(void *aux, struct boxfs_call *c, void *node, void *fh,
 	struct hostfs *fs = aux;
 	struct hnode *n = node;
 	struct hopen *o = fh;
-	if (fs->ro)
-		return -EROFS;
-	int r = become(fs, c);
+	int r = may_change(fs, c);
 	if (r < 0)
 		return r;
 	char path[32];
@@ -608,9 +613,7 @@ static int h_create(void *aux, struct boxfs_call *c, void *dir, const char *name
 	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	struct hnode *d = dir;
-	if (fs->ro)
-		return -EROFS;
-	int r = become(fs, c);
+	int r = may_change(fs, c);
 	if (r < 0)
 		return r;
 	/* Try to make it first, so we know whether the mode is ours to set. An
@@ -793,7 +796,7 @@ static int h_mkdir(void *aux, struct boxfs_call *c, void *dir, const char *name,
 {
 	MAY_WAIT(c);
 	struct hostfs *fs = aux;
-	int r = fs->ro ? -EROFS : become(fs, c);
+	int r = may_change(fs, c);
 	if (r == 0 && mkdirat(((struct hnode *)dir)->fd, name, mode & 07777) < 0)
 		r = -errno;
 	return r < 0 ? r : made(fs, dir, name, S_IFDIR, mode, node, a);
@@ -804,7 +807,7 @@ static int h_symlink(void *aux, struct boxfs_call *c, void *dir, const char *nam
 {
 	MAY_WAIT(c);
 	struct hostfs *fs = aux;
-	int r = fs->ro ? -EROFS : become(fs, c);
+	int r = may_change(fs, c);
 	if (r == 0 && symlinkat(target, ((struct hnode *)dir)->fd, name) < 0)
 		r = -errno;
 	return r < 0 ? r : made(fs, dir, name, S_IFLNK, 0777, node, a);
@@ -816,7 +819,7 @@ static int h_mknod(void *aux, struct boxfs_call *c, void *dir, const char *name,
 	MAY_WAIT(c);
 	struct hostfs *fs = aux;
 	uint32_t type = mode & S_IFMT ? mode & S_IFMT : S_IFREG;
-	int r = fs->ro ? -EROFS : become(fs, c);
+	int r = may_change(fs, c);
 	if (r == 0 && type != S_IFREG && (!fs->special || !is_special(type)))
 		r = -EPERM; /* special files only with --allow-special */
 	if (r == 0 && mknodat(((struct hnode *)dir)->fd, name, type | (mode & 07777), rdev) < 0)
@@ -828,7 +831,7 @@ static int h_link(void *aux, struct boxfs_call *c, void *node, void *newdir, con
 {
 	MAY_WAIT(c);
 	struct hostfs *fs = aux;
-	int r = fs->ro ? -EROFS : become(fs, c);
+	int r = may_change(fs, c);
 	if (r < 0)
 		return r;
 	char path[32];
@@ -842,7 +845,7 @@ static int h_unlink(void *aux, struct boxfs_call *c, void *dir, const char *name
 {
 	MAY_WAIT(c);
 	struct hostfs *fs = aux;
-	int r = fs->ro ? -EROFS : become(fs, c);
+	int r = may_change(fs, c);
 	if (r == 0 && unlinkat(((struct hnode *)dir)->fd, name, flags & AT_REMOVEDIR) < 0)
 		r = -errno;
 	return r;
@@ -853,7 +856,7 @@ static int h_rename(void *aux, struct boxfs_call *c, void *olddir, const char *o
 {
 	MAY_WAIT(c);
 	struct hostfs *fs = aux;
-	int r = fs->ro ? -EROFS : become(fs, c);
+	int r = may_change(fs, c);
 	if (r == 0 && renameat2(((struct hnode *)olddir)->fd, oldname, ((struct hnode *)newdir)->fd,
 				newname, flags) < 0)
 		r = -errno;
