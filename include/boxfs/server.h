@@ -9,7 +9,9 @@
  *	boxfs_server_free(srv);
  *
  * Addresses are Plan 9 dial strings: unix!/path, unix!@abstract,
- * tcp!host!port (tcp!*!port for every address), fd!R!W for an inherited pair.
+ * tcp!host!port (tcp!*!port for every address), tls!host!port for TCP
+ * carrying TLS 1.3 (needs tls_cert and tls_key; see boxfs/tls.h), fd!R!W for
+ * an inherited pair.
  */
 #ifndef BOXFS_SERVER_H
 #define BOXFS_SERVER_H
@@ -37,6 +39,12 @@ struct boxfs_server_opts {
 				* on Unix sockets a non-root peer is always itself */
 	int poll_us;	       /* after serving, poll this long before sleeping: 0 means
 				* 50 µs, negative means never */
+	/* TLS listeners (tls!host!port): PEM files of the certificate chain and
+	 * its key, and, when tls_ca is set, the CAs that must have signed every
+	 * client's certificate (none is required otherwise). Read by the first
+	 * TLS listen; TLS clients are remote, like TCP ones. */
+	const char *tls_cert, *tls_key, *tls_ca;
+	unsigned token_ttl_ms; /* an unclaimed session token (smdish fork) expires: 60000 */
 };
 
 struct boxfs_server;
@@ -52,8 +60,13 @@ BOXFS_API struct boxfs_server *boxfs_server_new(const struct boxfs_server_opts *
 BOXFS_API int boxfs_server_mount(struct boxfs_server *srv, const char *path, struct boxfs_fs *fs);
 
 /*
- * Serves door ("9p") on a dial string. Answers 0 or -errno (-EADDRINUSE,
- * -EINVAL for a bad address or unknown door ...). May be called while running.
+ * Serves door ("9p", or "smdish" for the memfiles of the first memfs
+ * instance mounted) on a dial string. Answers 0 or -errno (-EADDRINUSE,
+ * -EINVAL for a bad address or unknown door, -ENOENT for smdish without a
+ * memfs mounted ...). May be called while running.
+ * The first tls! listener loads opts' TLS files, and answers -ENOKEY without
+ * tls_cert and tls_key, -EPROTONOSUPPORT in a build without TLS, and a file's
+ * errno or -EINVAL when one cannot be used (boxfs_tls_check says why).
  */
 BOXFS_API int boxfs_server_listen(struct boxfs_server *srv, const char *door, const char *dial);
 
@@ -63,6 +76,9 @@ BOXFS_API int boxfs_server_serve_fds(struct boxfs_server *srv, const char *door,
 
 /* The dial string of the i-th listener (port numbers resolved), or NULL. */
 BOXFS_API const char *boxfs_server_address(struct boxfs_server *srv, unsigned i);
+
+/* The door ("9p", "smdish") of the i-th listener, or NULL. */
+BOXFS_API const char *boxfs_server_door(struct boxfs_server *srv, unsigned i);
 
 /* Runs the event loop on the calling thread until boxfs_server_stop. 0 or -errno. */
 BOXFS_API int boxfs_server_run(struct boxfs_server *srv);

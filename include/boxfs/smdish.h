@@ -29,6 +29,16 @@ enum smd_op {
 	SMD_NEW_FDTABLE = 6,
 	SMD_FORK = 7,
 	SMD_CHILD_ATTACH = 8,
+	/* boxfs extensions (docs/protocols/smdish.md) */
+	SMD_XLOCK = 16,	      /* u32 fd, u32 flags -> as lock */
+	SMD_MMAP_SHARED = 17, /* u32 fd, u32 size -> u32 mapfd, and the segment's memfd */
+	SMD_LIST = 18,	      /* empty -> the memfiles, as smd_list_next reads them */
+};
+
+/* xlock flags. */
+enum {
+	SMD_XLOCK_WAIT = 1 << 0,   /* wait for the lock, in FIFO order, instead of EAGAIN */
+	SMD_XLOCK_NODATA = 1 << 1, /* answer an empty body even with a segment */
 };
 
 enum { SMD_HDRSZ = 8 };
@@ -38,6 +48,15 @@ struct smd_bytes {
 	const uint8_t *p;
 	uint32_t len;
 };
+
+/* One memfile of a list reply: `u32 name_len, name, u32 seg_size, u32 flags`. */
+struct smd_list_ent {
+	struct smd_bytes name;
+	uint32_t seg_size; /* 0: a pure lock */
+	uint32_t flags;	   /* SMD_LIST_LOCKED */
+};
+
+enum { SMD_LIST_LOCKED = 1 << 0 };
 
 struct smd_hdr {
 	uint32_t code; /* op in a request, status in a reply */
@@ -58,15 +77,20 @@ struct smd_req {
 		struct {
 			uint32_t fd;
 			uint32_t size;
-		} mmap;
+		} mmap; /* and mmap_shared */
+		struct {
+			uint32_t fd;
+			uint32_t flags;
+		} xlock;
 		uint64_t ident; /* child_attach */
 	};
 };
 
 /*
  * A reply to a request of op `op`. A failure (status != 0) has an empty body.
- * On success: open answers fd, mmap answers mapfd (in `fd`), lock answers the
- * segment when has_data, fork answers ident; the others nothing.
+ * On success: open answers fd, mmap and mmap_shared answer mapfd (in `fd`),
+ * lock and xlock answer the segment when has_data, fork answers ident, list
+ * answers its entries as `data` (has_data set); the others nothing.
  */
 struct smd_rep {
 	uint32_t status;
@@ -98,6 +122,16 @@ BOXFS_API int smd_rep_unpack(struct smd_rep *rep, uint32_t op, uint32_t status, 
 
 /* Encodes a whole reply to op `op`; the size written, or -EMSGSIZE. */
 BOXFS_API ssize_t smd_rep_pack(void *buf, size_t cap, uint32_t op, const struct smd_rep *rep);
+
+/*
+ * Reads the entry at *pos of a list reply's data and advances *pos. Answers 1
+ * for an entry, 0 at the end, -EPROTO for a truncated entry.
+ */
+BOXFS_API int smd_list_next(struct smd_bytes list, size_t *pos, struct smd_list_ent *e);
+
+/* Appends an entry to a list reply being built in buf (cap bytes, *len used);
+ * -EMSGSIZE when it does not fit. */
+BOXFS_API int smd_list_put(void *buf, size_t cap, size_t *len, const struct smd_list_ent *e);
 
 /* "open", "lock" ..., or NULL for an unknown op. */
 BOXFS_API const char *smd_op_name(uint32_t op);

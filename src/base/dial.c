@@ -3,6 +3,8 @@
  */
 #include "base/dial.h"
 
+#include "base/tls.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -52,6 +54,7 @@ static int parse_tcp(struct bx_addr *a, const char *rest)
 		h[hn - 1] = '\0';
 		h++;
 	}
+	snprintf(a->host, sizeof a->host, "%s", h);
 	char *end;
 	long port = strtol(bang + 1, &end, 10);
 	if (*end || port < 0 || port > 65535)
@@ -98,6 +101,12 @@ int bx_addr_parse(struct bx_addr *a, const char *dial)
 		return parse_unix(a, dial + 5);
 	if (strncmp(dial, "tcp!", 4) == 0)
 		return parse_tcp(a, dial + 4);
+	if (strncmp(dial, "tls!", 4) == 0) {
+		int r = parse_tcp(a, dial + 4);
+		if (r == 0)
+			a->net = BX_NET_TLS;
+		return r;
+	}
 	if (strncmp(dial, "fd!", 3) == 0)
 		return parse_fd(a, dial + 3);
 	if (strchr(dial, '/') && !strchr(dial, '!'))
@@ -110,7 +119,7 @@ static int new_socket(const struct bx_addr *a)
 	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (a->net == BX_NET_TCP) {
+	if (a->net == BX_NET_TCP || a->net == BX_NET_TLS) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	}
@@ -125,6 +134,8 @@ int bx_dial(const char *dial)
 		return r;
 	if (a.net == BX_NET_FD)
 		return -EINVAL;
+	if (a.net == BX_NET_TLS && (r = bx_tls_client_ready()) < 0)
+		return r;
 	int fd = new_socket(&a);
 	if (fd < 0)
 		return fd;
@@ -135,7 +146,7 @@ int bx_dial(const char *dial)
 		close(fd);
 		return r;
 	}
-	return fd;
+	return a.net == BX_NET_TLS ? bx_tls_dial(fd, a.host) : fd;
 }
 
 /* True when someone accepts connections on the Unix socket path. */
@@ -160,7 +171,7 @@ int bx_announce(const char *dial)
 	int fd = new_socket(&a);
 	if (fd < 0)
 		return fd;
-	if (a.net == BX_NET_TCP) {
+	if (a.net == BX_NET_TCP || a.net == BX_NET_TLS) {
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 		if (a.sa.ss_family == AF_INET6)

@@ -519,6 +519,15 @@ bool bx_ns_all_flags(struct bx_ns *ns, unsigned any_of)
 	return true;
 }
 
+struct bx_mount *bx_ns_find(struct bx_ns *ns, bool (*match)(const struct boxfs_fs *fs))
+{
+	unsigned n = atomic_load_explicit(&ns->nmounts, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++)
+		if (match(ns->mounts[i]->fs))
+			return ns->mounts[i];
+	return NULL;
+}
+
 /* ---- identities ---- */
 
 /*

@@ -129,6 +129,9 @@ void bx_fs_release(struct bx_vnode *v, void *fh);
 /* Tells every instance that the session behind owner has ended. */
 void bx_ns_owner_gone(struct bx_ns *ns, const void *owner);
 
+/* The first mount (in mount order) whose instance match accepts, or NULL. */
+struct bx_mount *bx_ns_find(struct bx_ns *ns, bool (*match)(const struct boxfs_fs *fs));
+
 /* True when every mounted instance has one of the BOXFS_FS_* flags given. */
 bool bx_ns_all_flags(struct bx_ns *ns, unsigned any_of);
 

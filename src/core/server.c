@@ -28,6 +28,7 @@
 #include "core/server_impl.h"
 
 #include "base/dial.h"
+#include "base/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,12 +47,14 @@ struct listener {
 	struct listener *next;
 	int fd;
 	const struct bx_door *door;
+	bool tls; /* what it accepts carries TLS: each goes through a pump */
 	char addr[128];
 };
 
 struct bx_obuf {
 	struct bx_obuf *next;
 	size_t len, off;
+	int fd; /* a descriptor to pass with the first byte, or -1; owned */
 	uint8_t data[];
 };
 
@@ -66,7 +69,7 @@ struct work {
 
 static const struct bx_door *find_door(const char *name)
 {
-	static const struct bx_door *const doors[] = { &bx_door_9p };
+	static const struct bx_door *const doors[] = { &bx_door_9p, &bx_door_smdish };
 	for (size_t i = 0; i < sizeof doors / sizeof doors[0]; i++)
 		if (strcmp(doors[i]->name, name) == 0)
 			return doors[i];
@@ -102,18 +105,21 @@ struct boxfs_server *boxfs_server_new(const struct boxfs_server_opts *opts)
 		o->poll_us = 50;
 	else if (o->poll_us < 0)
 		o->poll_us = 0;
+	if (!o->token_ttl_ms)
+		o->token_ttl_ms = 60000;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_mutex_init(&srv->pool_mu, NULL);
 	pthread_cond_init(&srv->work_cv, NULL);
 	pthread_cond_init(&srv->idle_cv, NULL);
 	srv->ns = bx_ns_new();
 	srv->locks = bx_locks_new();
+	srv->tokens = bx_tokens_new();
 	srv->workers = calloc(o->workers, sizeof *srv->workers);
 	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	srv->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
-	if (!srv->ns || !srv->locks || !srv->workers || srv->epfd < 0 || srv->evfd < 0 ||
-	    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->evfd, &ev) < 0) {
+	if (!srv->ns || !srv->locks || !srv->tokens || !srv->workers || srv->epfd < 0 ||
+	    srv->evfd < 0 || epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->evfd, &ev) < 0) {
 		int e = errno ? errno : ENOMEM;
 		boxfs_server_free((struct boxfs_server *)srv);
 		errno = e;
@@ -139,6 +145,8 @@ static void conn_free(struct bx_conn *c)
 		c->door->free(c);
 	for (struct bx_obuf *b = c->qhead, *next; b; b = next) {
 		next = b->next;
+		if (b->fd >= 0)
+			close(b->fd);
 		free(b);
 	}
 	if (c->wfd != c->rfd && c->wfd >= 0)
@@ -185,9 +193,24 @@ static void rearm(struct bx_conn *c)
 		c->events = ev;
 }
 
-static ssize_t put_iov(struct bx_conn *c, const struct iovec *iov, int n)
+/* Writes what the descriptor takes at once, passing fd (when >= 0) with the
+ * first byte; 0 when it takes nothing, -1 when it is broken. */
+static ssize_t put_iov(struct bx_conn *c, const struct iovec *iov, int n, int fd)
 {
 	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	if (fd >= 0) {
+		m.msg_control = cm.buf;
+		m.msg_controllen = sizeof cm.buf;
+		struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(h), &fd, sizeof fd);
+	}
 	ssize_t r;
 	do
 		r = c->is_socket ? sendmsg(c->wfd, &m, MSG_NOSIGNAL | MSG_DONTWAIT)
@@ -198,13 +221,7 @@ static ssize_t put_iov(struct bx_conn *c, const struct iovec *iov, int n)
 	return r;
 }
 
-static ssize_t put_bytes(struct bx_conn *c, const void *buf, size_t len)
-{
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	return put_iov(c, &iov, 1);
-}
-
-void bx_conn_sendv(struct bx_conn *c, const struct iovec *iov, int n)
+void bx_conn_sendv_fd(struct bx_conn *c, const struct iovec *iov, int n, int fd)
 {
 	size_t len = 0;
 	for (int i = 0; i < n; i++)
@@ -214,12 +231,14 @@ void bx_conn_sendv(struct bx_conn *c, const struct iovec *iov, int n)
 		goto out;
 	size_t done = 0;
 	if (!c->qhead) {
-		ssize_t w = put_iov(c, iov, n);
+		ssize_t w = put_iov(c, iov, n, fd);
 		if (w < 0) {
 			c->dead = true;
 			goto out;
 		}
 		done = (size_t)w;
+		if (done)
+			fd = -1; /* it went with the first byte */
 	}
 	if (done < len) { /* queue what the socket did not take */
 		struct bx_obuf *b = malloc(sizeof *b + (len - done));
@@ -231,6 +250,13 @@ void bx_conn_sendv(struct bx_conn *c, const struct iovec *iov, int n)
 		b->next = NULL;
 		b->len = len - done;
 		b->off = 0;
+		b->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+		if (fd >= 0 && b->fd < 0) {
+			free(b);
+			c->dead = true;
+			shutdown(c->rfd, SHUT_RDWR);
+			goto out;
+		}
 		size_t at = 0, skip = done;
 		for (int i = 0; i < n; i++) {
 			size_t l = iov[i].iov_len;
@@ -254,6 +280,11 @@ out:
 	pthread_mutex_unlock(&c->wmu);
 }
 
+void bx_conn_sendv(struct bx_conn *c, const struct iovec *iov, int n)
+{
+	bx_conn_sendv_fd(c, iov, n, -1);
+}
+
 void bx_conn_send(struct bx_conn *c, const void *buf, size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
@@ -266,13 +297,18 @@ static void conn_flush(struct bx_conn *c)
 	pthread_mutex_lock(&c->wmu);
 	while (c->qhead && !c->dead) {
 		struct bx_obuf *b = c->qhead;
-		ssize_t n = put_bytes(c, b->data + b->off, b->len - b->off);
+		struct iovec iov = { .iov_base = b->data + b->off, .iov_len = b->len - b->off };
+		ssize_t n = put_iov(c, &iov, 1, b->fd);
 		if (n < 0) {
 			c->dead = true;
 			break;
 		}
 		if (n == 0)
 			break;
+		if (b->fd >= 0) {
+			close(b->fd);
+			b->fd = -1;
+		}
 		b->off += (size_t)n;
 		c->qbytes -= (size_t)n;
 		if (b->off == b->len) {
@@ -300,6 +336,11 @@ static void conn_close(struct bx_conn *c)
 	if (c->door->hangup)
 		c->door->hangup(c);
 	bx_conn_put(&c);
+}
+
+void bx_conn_close(struct bx_conn *c)
+{
+	conn_close(c);
 }
 
 /* Cuts the input into frames and hands them to the door. */
@@ -410,7 +451,13 @@ fail:
 	return NULL;
 }
 
-static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, int wfd)
+/*
+ * Serves rfd/wfd as a connection of door. A TLS session (tls) arrives on the
+ * plaintext end of its pump's socketpair: it is remote, like TCP, and has no
+ * peer credentials — SO_PEERCRED there would name this very process.
+ */
+static int conn_add_as(struct bx_server *srv, const struct bx_door *door, int rfd, int wfd,
+		       bool tls)
 {
 	int err;
 	struct bx_conn *c = conn_new(srv, door, rfd, wfd, &err);
@@ -418,7 +465,9 @@ static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, 
 		return err;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
-	if (getsockname(rfd, (struct sockaddr *)&ss, &sl) == 0) {
+	if (tls) {
+		c->is_socket = true;
+	} else if (getsockname(rfd, (struct sockaddr *)&ss, &sl) == 0) {
 		c->is_socket = rfd == wfd;
 		c->local = ss.ss_family == AF_UNIX;
 		struct ucred uc;
@@ -448,6 +497,11 @@ static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, 
 		return err;
 	}
 	return 0;
+}
+
+static int conn_add(struct bx_server *srv, const struct bx_door *door, int rfd, int wfd)
+{
+	return conn_add_as(srv, door, rfd, wfd, false);
 }
 
 struct bx_conn *bx_conn_detached(struct bx_server *srv, const char *door_name, int wfd)
@@ -492,10 +546,26 @@ int boxfs_server_serve_fds(struct boxfs_server *s, const char *door_name, int rf
 	const struct bx_door *door = find_door(door_name ? door_name : "9p");
 	if (!door)
 		return -EINVAL;
-	return conn_add(srv, door, rfd, wfd);
+	int r = door->usable ? door->usable(srv) : 0;
+	return r < 0 ? r : conn_add(srv, door, rfd, wfd);
 }
 
 /* ---- listeners ---- */
+
+/* Makes the server's TLS context from opts, once. 0 or -errno (see server.h). */
+static int tls_ready(struct bx_server *srv)
+{
+	int r = 0;
+	pthread_mutex_lock(&srv->mu);
+	if (!srv->tls) {
+		srv->tls = bx_tls_server_new(srv->opts.tls_cert, srv->opts.tls_key,
+					     srv->opts.tls_ca, srv->opts.debug, NULL, 0);
+		if (!srv->tls)
+			r = -errno;
+	}
+	pthread_mutex_unlock(&srv->mu);
+	return r;
+}
 
 int boxfs_server_listen(struct boxfs_server *s, const char *door_name, const char *dial)
 {
@@ -503,12 +573,17 @@ int boxfs_server_listen(struct boxfs_server *s, const char *door_name, const cha
 	const struct bx_door *door = find_door(door_name ? door_name : "9p");
 	if (!door)
 		return -EINVAL;
+	int r = door->usable ? door->usable(srv) : 0;
+	if (r < 0)
+		return r;
 	struct bx_addr a;
-	int r = bx_addr_parse(&a, dial);
+	r = bx_addr_parse(&a, dial);
 	if (r < 0)
 		return r;
 	if (a.net == BX_NET_FD)
 		return boxfs_server_serve_fds(s, door_name, a.rfd, a.wfd);
+	if (a.net == BX_NET_TLS && (r = tls_ready(srv)) < 0)
+		return r;
 	struct listener *l = calloc(1, sizeof *l);
 	if (!l)
 		return -ENOMEM;
@@ -521,6 +596,9 @@ int boxfs_server_listen(struct boxfs_server *s, const char *door_name, const cha
 	l->door = door;
 	if (bx_sock_dialstr(l->fd, l->addr, sizeof l->addr) < 0)
 		snprintf(l->addr, sizeof l->addr, "%s", dial);
+	l->tls = a.net == BX_NET_TLS;
+	if (l->tls && strncmp(l->addr, "tcp!", 4) == 0)
+		memcpy(l->addr, "tls", 3); /* a TCP socket, serving TLS */
 	fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uintptr_t)l | EP_LISTENER };
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
@@ -550,13 +628,47 @@ const char *boxfs_server_address(struct boxfs_server *s, unsigned i)
 	return l ? l->addr : NULL;
 }
 
+const char *boxfs_server_door(struct boxfs_server *s, unsigned i)
+{
+	struct bx_server *srv = (struct bx_server *)s;
+	pthread_mutex_lock(&srv->mu);
+	struct listener *l = srv->listeners;
+	while (l && i--)
+		l = l->next;
+	pthread_mutex_unlock(&srv->mu);
+	return l ? l->door->name : NULL;
+}
+
+/*
+ * A TLS connection on fd: the door serves one end of a socketpair, and a pump
+ * thread joins the other to the session, handshake included, so the loop
+ * never waits for it. The connection counts against max_conns from here on.
+ */
+static void accept_tls(struct bx_server *srv, const struct bx_door *door, int fd)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		close(fd);
+		return;
+	}
+	if (conn_add_as(srv, door, sp[0], sp[0], true) < 0) {
+		close(sp[1]);
+		close(fd);
+		return;
+	}
+	bx_tls_serve(srv->tls, fd, sp[1]); /* on failure, the connection sees EOF */
+}
+
 static void do_accept(struct bx_server *srv, struct listener *l)
 {
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return; /* EAGAIN, or EMFILE and friends: try again later */
-		conn_add(srv, l->door, fd, fd);
+		if (l->tls)
+			accept_tls(srv, l->door, fd);
+		else
+			conn_add(srv, l->door, fd, fd);
 	}
 }
 
@@ -748,12 +860,14 @@ void boxfs_server_free(struct boxfs_server *s)
 	while (srv->nconns)
 		pthread_cond_wait(&srv->idle_cv, &srv->mu);
 	pthread_mutex_unlock(&srv->mu);
+	bx_tls_server_free(srv->tls); /* their connections closed, the pumps end */
 
 	for (struct listener *l = srv->listeners, *next; l; l = next) {
 		next = l->next;
 		close(l->fd);
 		free(l);
 	}
+	bx_tokens_free(srv->tokens); /* records may hold backend objects */
 	bx_ns_free(srv->ns);
 	bx_locks_free(srv->locks);
 	if (srv->epfd >= 0)

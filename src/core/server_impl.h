@@ -9,6 +9,7 @@
 
 #include "core/lock_impl.h"
 #include "core/ns_impl.h"
+#include "core/token_impl.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,6 +37,9 @@ struct bx_door {
 	void (*hangup)(struct bx_conn *c);
 	/* Frees c->door_state, once nothing refers to the connection. */
 	void (*free)(struct bx_conn *c);
+	/* Optional: whether the server can serve this door at all (a backend
+	 * it needs is mounted); 0 or -errno, asked before listening. */
+	int (*usable)(struct bx_server *srv);
 };
 
 struct bx_obuf;
@@ -73,6 +77,8 @@ struct bx_server {
 	struct boxfs_server_opts opts;
 	struct bx_ns *ns;
 	struct bx_locks *locks;
+	struct bx_tokens *tokens;
+	struct bx_tls_server *tls; /* made by the first TLS listener, under mu */
 	int epfd;
 	int evfd; /* stop and wake-ups */
 	atomic_bool stopping;
@@ -117,6 +123,20 @@ void bx_conn_send(struct bx_conn *c, const void *buf, size_t len);
 /* bx_conn_send of the n pieces of iov, back to back, as one message. */
 void bx_conn_sendv(struct bx_conn *c, const struct iovec *iov, int n);
 
+/* bx_conn_sendv with descriptor fd passed (SCM_RIGHTS) along with the first
+ * byte; only on a Unix socket (bx_conn_unix). fd stays the caller's. */
+void bx_conn_sendv_fd(struct bx_conn *c, const struct iovec *iov, int n, int fd);
+
+/* True when c is a Unix stream socket, which can carry descriptors. */
+static inline bool bx_conn_unix(const struct bx_conn *c)
+{
+	return c->local && c->is_socket;
+}
+
+/* Hangs up c as the peer's hang-up would (a door that meets a broken
+ * protocol). Loop thread only, from within the door's frame callback. */
+void bx_conn_close(struct bx_conn *c);
+
 /* Runs fn(arg) on a worker thread. 0 or -ENOMEM. */
 int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg);
 
@@ -132,5 +152,6 @@ void bx_conn_hangup(struct bx_conn *c);
 
 /* The doors. */
 extern const struct bx_door bx_door_9p;
+extern const struct bx_door bx_door_smdish;
 
 #endif

@@ -135,7 +135,7 @@ t "mkdir without -p in a missing directory fails" 'fails /x/y && grep -q "No suc
 run mkdir -a "$A" /m1 /m2
 t "mkdir makes several directories" '[ $st -eq 0 ]'
 run ls -a "$A" /
-t "ls / lists sorted names" '[ "$(out | tr "\n" " ")" = "a m1 m2 " ]'
+t "ls / lists sorted names" '[ "$(out | tr "\n" " ")" = "a m1 m2 mem " ]'
 
 # ---- write, cat, append, xwrite, create ----
 
@@ -267,7 +267,7 @@ t "rm of a missing file fails, naming it" 'fails /a/h && grep -q "No such file" 
 run rm -a "$A" -r /a
 t "rm -r removes a tree" '[ $st -eq 0 ] && [ ! -s "$T/err" ]'
 run ls -a "$A" /
-t "the tree is gone" '[ "$(out)" = m2 ]'
+t "the tree is gone" '[ "$(out | tr "\n" " ")" = "m2 mem " ]'
 run rm -a "$A" -r /a
 t "rm -r of a missing path fails" 'fails /a'
 
@@ -312,13 +312,13 @@ t "-h prints usage" '[ $st -eq 0 ] && out | head -1 | grep -q "^usage:"'
 # ---- addresses ----
 
 run -a "$A" ls /
-t "-a before the verb" '[ $st -eq 0 ] && [ "$(out)" = m2 ]'
+t "-a before the verb" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "m2 mem " ]'
 st=; BOXFS_ADDRESS=$A timeout 20 "$B" ls / </dev/null >"$T/out" 2>"$T/err"
 st=$?
-t "\$BOXFS_ADDRESS" '[ $st -eq 0 ] && [ "$(out)" = m2 ]'
+t "\$BOXFS_ADDRESS" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "m2 mem " ]'
 st=; BOXFS_ADDRESS="unix!$T/nosock" timeout 20 "$B" ls -a "$A" / </dev/null >"$T/out" 2>"$T/err"
 st=$?
-t "-a overrides \$BOXFS_ADDRESS" '[ $st -eq 0 ] && [ "$(out)" = m2 ]'
+t "-a overrides \$BOXFS_ADDRESS" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "m2 mem " ]'
 run ls -a "unix!$T/nosock" /
 t "no server: status 1, message names the address" \
 	'[ $st -eq 1 ] && grep -qF "cannot connect to unix!$T/nosock" "$T/err"'
@@ -363,7 +363,7 @@ run serve -l "unix!$T/sock"
 t "a second server on a busy socket fails with status 1" \
 	'[ $st -eq 1 ] && grep -q "Address already in use" "$T/err"'
 run ls -a "$A" /
-t "the first server still answers on its socket" '[ $st -eq 0 ] && [ "$(out)" = m2 ]'
+t "the first server still answers on its socket" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "m2 mem " ]'
 stop_server "$S"
 t "serve exits 0 on SIGTERM" '[ "$sst" = 0 ]'
 t "serve kept the files beside its socket" \
@@ -406,7 +406,8 @@ start_server --export "one=$T/exp" --export "two=$T/exp2" -l "unix!$T/esock"
 run cat -a "$E" -A one /sub/file
 t "a named export is attached by its name" '[ $st -eq 0 ] && [ "$(out)" = exported ]'
 run ls -a "$E" /
-t "named exports sit beside the RAM tree" '[ "$(out | tr "\n" " ")" = "one two " ]'
+t "named exports sit beside the RAM tree and the memfiles" \
+	'[ "$(out | tr "\n" " ")" = "mem one two " ]'
 stop_server "$spid"
 run serve --export "$T/nonexistent" -l "unix!$T/esock2"
 t "exporting a missing directory fails clearly" '[ $st -eq 1 ] && grep -q "nonexistent" "$T/err"'
@@ -423,7 +424,7 @@ t "serve with no -l listens on \$XDG_RUNTIME_DIR/boxfs/9p" \
 	 { sed "s/^/#   serve.out: /" "$T/serve.out"; false; }'
 run mkdir /def
 run ls /
-t "client verbs default to the same socket" '[ $st -eq 0 ] && [ "$(out)" = def ]'
+t "client verbs default to the same socket" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "def mem " ]'
 stop_server "$spid"
 t "that server exits 0 on SIGTERM too" '[ "$sst" = 0 ]'
 t "and keeps its socket directory" '[ -d "$T/run/boxfs" ]'

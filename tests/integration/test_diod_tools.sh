@@ -114,7 +114,8 @@ t "the boxfs command filled the tree" \
 # ---- diodls ----
 
 dls -a / /
-t "diodls / shows the top directory" '[ $st -eq 0 ] && [ "$(names)" = "top " ]'
+t "diodls / shows the top directory and the memfiles" \
+	'[ $st -eq 0 ] && [ "$(names)" = "mem top " ]'
 dls -a / /top
 t "diodls lists a directory's names" '[ $st -eq 0 ] && [ "$(names)" = "big hello many sub " ]'
 dls -a / -l /top

@@ -56,6 +56,10 @@ static const uint8_t v_munmap[] = { 0, 0, 0, 5, 0, 0, 0, 4, 0, 0, 0, 9 };
 static const uint8_t v_new_fdtable[] = { 0, 0, 0, 6, 0, 0, 0, 0 };
 static const uint8_t v_fork[] = { 0, 0, 0, 7, 0, 0, 0, 0 };
 static const uint8_t v_child_attach[] = { 0, 0, 0, 8, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8 };
+/* the extensions */
+static const uint8_t v_xlock[] = { 0, 0, 0, 16, 0, 0, 0, 8, 0, 0, 0, 7, 0, 0, 0, 3 };
+static const uint8_t v_mmap_shared[] = { 0, 0, 0, 17, 0, 0, 0, 8, 0, 0, 0, 2, 0, 1, 0, 0 };
+static const uint8_t v_list[] = { 0, 0, 0, 18, 0, 0, 0, 0 };
 
 #define REQ(n, v, ...)                                                                             \
 	{                                                                                          \
@@ -74,6 +78,11 @@ static const struct req_vec reqs[] = {
 	REQ("new_fdtable", v_new_fdtable, .op = SMD_NEW_FDTABLE),
 	REQ("fork", v_fork, .op = SMD_FORK),
 	REQ("child_attach", v_child_attach, .op = SMD_CHILD_ATTACH, .ident = 0x0102030405060708ull),
+	REQ("xlock", v_xlock, .op = SMD_XLOCK,
+	    .xlock = { .fd = 7, .flags = SMD_XLOCK_WAIT | SMD_XLOCK_NODATA }),
+	REQ("mmap_shared", v_mmap_shared, .op = SMD_MMAP_SHARED,
+	    .mmap = { .fd = 2, .size = 65536 }),
+	REQ("list", v_list, .op = SMD_LIST),
 };
 
 static void same_bytes(struct smd_bytes a, struct smd_bytes b)
@@ -105,14 +114,20 @@ static void test_requests(void **state)
 			same_bytes(r.unlock.data, v->r.unlock.data);
 			break;
 		case SMD_MMAP:
+		case SMD_MMAP_SHARED:
 			assert_int_equal(r.mmap.fd, v->r.mmap.fd);
 			assert_int_equal(r.mmap.size, v->r.mmap.size);
 			break;
 		case SMD_CHILD_ATTACH:
 			assert_true(r.ident == v->r.ident);
 			break;
+		case SMD_XLOCK:
+			assert_int_equal(r.xlock.fd, v->r.xlock.fd);
+			assert_int_equal(r.xlock.flags, v->r.xlock.flags);
+			break;
 		case SMD_NEW_FDTABLE:
 		case SMD_FORK:
+		case SMD_LIST:
 			break;
 		default:
 			assert_int_equal(r.fd, v->r.fd);
@@ -141,6 +156,13 @@ static const uint8_t r_lock_seg[] = { 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 3, 'a', '
 static const uint8_t r_mmap[] = { 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0 };
 static const uint8_t r_fork[] = { 0, 0, 0, 0, 0, 0, 0, 8, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1 };
 static const uint8_t r_close[] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+/* clang-format off */
+static const uint8_t r_list[] = {
+	0, 0, 0, 0, 0, 0, 0, 25,			/* status 0, 25 bytes */
+	0, 0, 0, 1, 'a', 0, 0, 0, 16, 0, 0, 0, 1,	/* "a": 16 bytes, locked */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,		/* "": a pure lock, free */
+};
+/* clang-format on */
 
 #define REP(o, v, ...)                                                                             \
 	{                                                                                          \
@@ -156,6 +178,11 @@ static const struct rep_vec reps[] = {
 	REP(SMD_FORK, r_fork, .ident = 0xdeadbeef00000001ull),
 	REP(SMD_CLOSE, r_close, .status = 0),
 	REP(SMD_NEW_FDTABLE, r_close, .status = 0),
+	REP(SMD_XLOCK, r_lock_seg, .has_data = true, .data = B("abc")),
+	REP(SMD_XLOCK, r_lock_pure, .status = 0),
+	REP(SMD_MMAP_SHARED, r_open, .fd = 3),
+	REP(SMD_LIST, r_list, .has_data = true,
+	    .data = { .p = r_list + SMD_HDRSZ, .len = sizeof r_list - SMD_HDRSZ }),
 };
 
 static void test_replies(void **state)
@@ -206,6 +233,11 @@ static void test_bad_requests(void **state)
 	assert_int_equal(smd_req_unpack(&r, SMD_CHILD_ATTACH, attach_short, sizeof attach_short),
 			 -EPROTO);
 	assert_int_equal(smd_req_unpack(&r, 9, NULL, 0), -ENOSYS);
+	assert_int_equal(smd_req_unpack(&r, 15, NULL, 0), -ENOSYS);
+	assert_int_equal(smd_req_unpack(&r, 19, NULL, 0), -ENOSYS);
+	assert_int_equal(smd_req_unpack(&r, SMD_LIST, one, 1), -EPROTO);
+	static const uint8_t xlock_short[] = { 0, 0, 0, 1, 0, 0, 0 };
+	assert_int_equal(smd_req_unpack(&r, SMD_XLOCK, xlock_short, sizeof xlock_short), -EPROTO);
 	assert_int_equal(smd_req_unpack(&r, 0xffffffff, NULL, 0), -ENOSYS);
 	assert_null(smd_op_name(9));
 	struct smd_req unknown = { .op = 42 };
@@ -227,13 +259,46 @@ static void test_bad_replies(void **state)
 	assert_int_equal(smd_rep_unpack(&rep, SMD_FORK, 0, body, sizeof body), -EPROTO);
 }
 
+/* List entries: what smd_list_put writes, smd_list_next reads back. */
+static void test_list_entries(void **state)
+{
+	(void)state;
+	struct smd_bytes list = { .p = r_list + SMD_HDRSZ, .len = sizeof r_list - SMD_HDRSZ };
+	size_t pos = 0;
+	struct smd_list_ent e;
+	assert_int_equal(smd_list_next(list, &pos, &e), 1);
+	same_bytes(e.name, B("a"));
+	assert_int_equal(e.seg_size, 16);
+	assert_int_equal(e.flags, SMD_LIST_LOCKED);
+	assert_int_equal(smd_list_next(list, &pos, &e), 1);
+	assert_int_equal(e.name.len, 0);
+	assert_int_equal(e.seg_size, 0);
+	assert_int_equal(e.flags, 0);
+	assert_int_equal(smd_list_next(list, &pos, &e), 0);
+	assert_int_equal(pos, list.len);
+
+	uint8_t out[sizeof r_list];
+	size_t len = 0;
+	struct smd_list_ent a = { .name = B("a"), .seg_size = 16, .flags = SMD_LIST_LOCKED };
+	struct smd_list_ent empty = { 0 };
+	assert_int_equal(smd_list_put(out, list.len, &len, &a), 0);
+	assert_int_equal(smd_list_put(out, list.len, &len, &empty), 0);
+	assert_int_equal(len, list.len);
+	assert_memory_equal(out, list.p, list.len);
+	assert_int_equal(smd_list_put(out, list.len, &len, &empty), -EMSGSIZE);
+
+	/* a truncated entry */
+	struct smd_bytes cut = { .p = list.p, .len = 12 };
+	pos = 0;
+	assert_int_equal(smd_list_next(cut, &pos, &e), -EPROTO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_requests),
-		cmocka_unit_test(test_replies),
-		cmocka_unit_test(test_bad_requests),
-		cmocka_unit_test(test_bad_replies),
+		cmocka_unit_test(test_requests),     cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_bad_requests), cmocka_unit_test(test_bad_replies),
+		cmocka_unit_test(test_list_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

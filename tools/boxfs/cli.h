@@ -11,9 +11,11 @@
 int cmd_serve(int argc, char **argv);
 int cmd_client(int argc, char **argv);
 
-/* The default Unix socket: $XDG_RUNTIME_DIR/boxfs/9p, else /tmp/boxfs-UID/9p.
- * With create, makes its directory (mode 0700). */
-int default_address(char *buf, size_t cap, bool create);
+int cmd_mem(int argc, char **argv);
+
+/* A default Unix socket, name "9p" or "mem": $XDG_RUNTIME_DIR/boxfs/NAME,
+ * else /tmp/boxfs-UID/NAME. With create, makes its directory (mode 0700). */
+int default_address(char *buf, size_t cap, const char *name, bool create);
 
 /* Prints "boxfs VERB: message" to stderr, printf-style. */
 void warnx_(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -9,6 +9,7 @@
 #include "cli.h"
 
 #include <boxfs/client.h>
+#include <boxfs/tls.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -481,6 +482,22 @@ static void verb_usage(FILE *out, const struct verb *v)
 		v->name, v->args, v->help);
 }
 
+/* Checks the files the BOXFS_TLS_* variables name, saying what is wrong. */
+static int tls_env_check(const char *verb)
+{
+	const char *v[3];
+	const char *names[3] = { "BOXFS_TLS_CERT", "BOXFS_TLS_KEY", "BOXFS_TLS_CA" };
+	for (int i = 0; i < 3; i++) {
+		const char *e = getenv(names[i]);
+		v[i] = e && *e ? e : NULL;
+	}
+	char why[512];
+	int r = boxfs_tls_check(v[0], v[1], v[2], why, sizeof why);
+	if (r < 0)
+		warnx_(verb, "%s", why);
+	return r;
+}
+
 int cmd_client(int argc, char **argv)
 {
 	const struct verb *v = NULL;
@@ -529,15 +546,21 @@ int cmd_client(int argc, char **argv)
 	}
 	char defaddr[600];
 	if (!addr || !*addr) {
-		if (default_address(defaddr, sizeof defaddr, false) < 0) {
+		if (default_address(defaddr, sizeof defaddr, "9p", false) < 0) {
 			warnx_(v->name, "no server address");
 			return 2;
 		}
 		addr = defaddr;
 	}
+	if (strncmp(addr, "tls!", 4) == 0 && tls_env_check(v->name) < 0)
+		return 1;
 	struct boxfs_client *c = boxfs_connect(addr, &o);
 	if (!c) {
-		warnx_(v->name, "cannot connect to %s: %s", addr, strerror(errno));
+		int e = errno;
+		warnx_(v->name, "cannot connect to %s: %s%s", addr, strerror(e),
+		       e == EKEYREJECTED && strncmp(addr, "tls!", 4) == 0
+			       ? " (its certificate did not verify; see BOXFS_TLS_CA)"
+			       : "");
 		return 1;
 	}
 	int status = v->run(c, v->name, argc, argv, flag);

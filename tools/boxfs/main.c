@@ -35,6 +35,10 @@ static void usage(FILE *out)
 		     "  mv OLD NEW            rename\n"
 		     "  ln [-s] TARGET NAME   make a hard (or symbolic) link\n"
 		     "\n"
+		     "Memfiles (address from -a ADDR, $BOXFS_MEM_ADDRESS, or the default "
+		     "socket):\n"
+		     "  mem list|cat|write|hold|lock|session ...\n"
+		     "\n"
 		     "`boxfs VERB --help` tells more; see boxfs(1).\n");
 }
 
@@ -48,7 +52,7 @@ void warnx_(const char *verb, const char *fmt, ...)
 	va_end(ap);
 }
 
-int default_address(char *buf, size_t cap, bool create)
+int default_address(char *buf, size_t cap, const char *name, bool create)
 {
 	const char *run = getenv("XDG_RUNTIME_DIR");
 	char dir[512];
@@ -58,7 +62,7 @@ int default_address(char *buf, size_t cap, bool create)
 		snprintf(dir, sizeof dir, "/tmp/boxfs-%u", (unsigned)getuid());
 	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	int n = snprintf(buf, cap, "unix!%s/9p", dir);
+	int n = snprintf(buf, cap, "unix!%s/%s", dir, name);
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
@@ -96,7 +100,9 @@ int main(int argc, char **argv)
 {
 	/* `boxfs -a ADDR VERB ...` is `boxfs VERB -a ADDR ...` */
 	if (argc > 3 && strcmp(argv[1], "-a") == 0) {
-		setenv("BOXFS_ADDRESS", argv[2], 1);
+		setenv(argc > 3 && strcmp(argv[3], "mem") == 0 ? "BOXFS_MEM_ADDRESS"
+							       : "BOXFS_ADDRESS",
+		       argv[2], 1);
 		argv[2] = argv[0];
 		argv += 2;
 		argc -= 2;
@@ -117,5 +123,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(verb, "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(verb, "mem") == 0)
+		return cmd_mem(argc - 1, argv + 1);
 	return cmd_client(argc - 1, argv + 1);
 }

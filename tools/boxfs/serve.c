@@ -4,8 +4,10 @@
 #include "cli.h"
 
 #include <boxfs/hostfs.h>
+#include <boxfs/memfs.h>
 #include <boxfs/ramfs.h>
 #include <boxfs/server.h>
+#include <boxfs/tls.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -29,8 +31,9 @@ static void serve_usage(FILE *out)
 		"usage: boxfs serve [OPTIONS]\n"
 		"\n"
 		"Serves a RAM file tree, or host directories, over 9P (9P2000, 9P2000.u and\n"
-		"9P2000.L) until interrupted. With no --listen it listens on the default Unix\n"
-		"socket and prints its address.\n"
+		"9P2000.L) until interrupted, with memfiles at /mem, also served over smdish.\n"
+		"With no --listen it listens on the default Unix sockets ($XDG_RUNTIME_DIR/\n"
+		"boxfs/9p, and boxfs/mem for smdish) and prints their addresses.\n"
 		"\n"
 		"  -e, --export [NAME=]DIR   serve DIR: as the root, or with NAME as /NAME\n"
 		"                            beside the RAM tree (aname NAME); repeatable\n"
@@ -38,8 +41,13 @@ static void serve_usage(FILE *out)
 		"      --squash UID:GID      exports act as UID:GID for every client\n"
 		"      --allow-special       exports list and create device nodes, FIFOs and\n"
 		"                            sockets (never opened either way)\n"
-		"  -l, --listen [DOOR=]ADDR  listen on ADDR (repeatable); DOOR is 9p\n"
-		"                            ADDR: unix!/path, unix!@name, tcp!host!port, fd!R!W\n"
+		"  -l, --listen [DOOR=]ADDR  listen on ADDR (repeatable); DOOR is 9p (the\n"
+		"                            default) or smdish\n"
+		"                            ADDR: unix!/path, unix!@name, tcp!host!port,\n"
+		"                            tls!host!port (TLS 1.3 over TCP), fd!R!W\n"
+		"      --tls-cert FILE       the certificate chain tls! listeners present (PEM)\n"
+		"      --tls-key FILE        its private key (PEM)\n"
+		"      --tls-ca FILE         require client certificates signed by these CAs\n"
 		"  -d, --debug               print every message in and out on stderr\n"
 		"      --max-bytes SIZE      cap the RAM tree's data (K, M, G suffixes)\n"
 		"      --msize SIZE          largest 9P message offered (default 1M+24)\n"
@@ -51,6 +59,8 @@ static void serve_usage(FILE *out)
 		"50;\n"
 		"                            0: never)\n"
 		"      --no-trust-uname      on TCP, act as nobody instead of the attach name\n"
+		"      --max-segment SIZE    largest memfile segment (default 64M)\n"
+		"      --token-ttl SECONDS   an unclaimed smdish fork token expires (default 60)\n"
 		"  -h, --help                this text\n");
 }
 
@@ -59,7 +69,8 @@ static void serve_usage(FILE *out)
  * with each NAME=DIR export mounted at /NAME. Answers 0 or -errno (said).
  */
 static int mount_all(struct boxfs_server *srv, const struct boxfs_ramfs_opts *ro,
-		     struct boxfs_hostfs_opts *ho, const char *const *exports, unsigned n)
+		     struct boxfs_hostfs_opts *ho, const struct boxfs_memfs_opts *mo,
+		     const char *const *exports, unsigned n)
 {
 	const char *root_dir = NULL;
 	for (unsigned i = 0; i < n; i++) {
@@ -91,6 +102,12 @@ static int mount_all(struct boxfs_server *srv, const struct boxfs_ramfs_opts *ro
 		warnx_("serve", "mounting the root: %s", strerror(-r));
 		return r;
 	}
+	/* Memfiles beside the RAM tree; never a directory made in a host export. */
+	struct boxfs_fs *mem = root_dir ? NULL : boxfs_memfs_new(mo);
+	if (!root_dir && (!mem || (r = boxfs_server_mount(srv, "/mem", mem)) < 0)) {
+		warnx_("serve", "mounting the memfiles at /mem: %s", strerror(mem ? -r : errno));
+		return mem ? r : -errno;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		const char *eq = strchr(exports[i], '=');
 		if (!eq)
@@ -115,8 +132,59 @@ static int mount_all(struct boxfs_server *srv, const struct boxfs_ramfs_opts *ro
 	return 0;
 }
 
+/* The address of a [DOOR=]ADDR argument, *door set to its door. */
+static const char *split_door(const char *arg, const char **door, char *dname, size_t cap)
+{
+	const char *eq = strchr(arg, '=');
+	*door = "9p";
+	if (eq && (size_t)(eq - arg) < cap && !memchr(arg, '!', (size_t)(eq - arg))) {
+		memcpy(dname, arg, (size_t)(eq - arg));
+		dname[eq - arg] = '\0';
+		*door = dname;
+		return eq + 1;
+	}
+	return arg;
+}
+
+/*
+ * The TLS options against the listeners: a tls! listener needs a
+ * certificate and key, and those files must load. Answers the exit status
+ * when they do not, else 0.
+ */
+static int check_tls(const struct boxfs_server_opts *so, const char *const *listen, unsigned n)
+{
+	const char *missing = NULL;
+	if (so->tls_cert && !so->tls_key)
+		missing = "--tls-cert needs --tls-key";
+	else if (so->tls_key && !so->tls_cert)
+		missing = "--tls-key needs --tls-cert";
+	else if (so->tls_ca && !so->tls_cert)
+		missing = "--tls-ca needs --tls-cert and --tls-key";
+	if (missing) {
+		warnx_("serve", "%s", missing);
+		return 2;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const char *door;
+		char dname[16];
+		const char *addr = split_door(listen[i], &door, dname, sizeof dname);
+		if (strncmp(addr, "tls!", 4) == 0 && !so->tls_cert) {
+			warnx_("serve", "%s needs --tls-cert and --tls-key", addr);
+			return 2;
+		}
+	}
+	char why[512];
+	if (so->tls_cert &&
+	    boxfs_tls_check(so->tls_cert, so->tls_key, so->tls_ca, why, sizeof why) < 0) {
+		warnx_("serve", "%s", why);
+		return 1;
+	}
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
+	enum { OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_TLS_CA };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'd' },
@@ -128,15 +196,21 @@ int cmd_serve(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'W' },
 		{ "poll-us", required_argument, NULL, 'P' },
 		{ "no-trust-uname", no_argument, NULL, 'T' },
+		{ "max-segment", required_argument, NULL, 'G' },
+		{ "token-ttl", required_argument, NULL, 'K' },
 		{ "export", required_argument, NULL, 'e' },
 		{ "ro", no_argument, NULL, 'o' },
 		{ "squash", required_argument, NULL, 'S' },
 		{ "allow-special", no_argument, NULL, 'X' },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct boxfs_server_opts so = { .trust_uname = true };
 	struct boxfs_ramfs_opts ro = { 0 };
+	struct boxfs_memfs_opts mo = { 0 };
 	const char *listen[32], *exports[32];
 	unsigned nlisten = 0, nexports = 0;
 	struct boxfs_hostfs_opts ho = { 0 };
@@ -161,8 +235,9 @@ int cmd_serve(int argc, char **argv)
 		case 'F':
 		case 'W':
 		case 'P':
+		case 'G':
 			if (parse_size(optarg, &v) < 0 || (c != 'B' && v > 0xffffffffull) ||
-			    (c == 'P' && v > 1000000)) {
+			    (c == 'P' && v > 1000000) || (c == 'G' && v == 0)) {
 				warnx_("serve", "bad number: %s", optarg);
 				return 2;
 			}
@@ -178,12 +253,26 @@ int cmd_serve(int argc, char **argv)
 				so.poll_us = v ? (int)v : -1;
 			else if (c == 'F')
 				so.max_fids = (unsigned)v;
+			else if (c == 'G')
+				mo.max_segment = (uint32_t)v;
 			else
 				so.workers = (unsigned)v;
 			break;
 		case 'T':
 			so.trust_uname = false;
 			break;
+		case 'K': {
+			char *end;
+			double secs = strtod(optarg, &end);
+			if (end == optarg || *end || !(secs >= 0.001 && secs <= 86400)) {
+				warnx_("serve",
+				       "--token-ttl wants seconds (0.001 to 86400), not %s",
+				       optarg);
+				return 2;
+			}
+			so.token_ttl_ms = (unsigned)(secs * 1000 + 0.5);
+			break;
+		}
 		case 'e':
 			if (nexports == 32) {
 				warnx_("serve", "too many --export options");
@@ -209,6 +298,15 @@ int cmd_serve(int argc, char **argv)
 			ho.squash_gid = gid;
 			break;
 		}
+		case OPT_TLS_CERT:
+			so.tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			so.tls_key = optarg;
+			break;
+		case OPT_TLS_CA:
+			so.tls_ca = optarg;
+			break;
 		case 'h':
 			serve_usage(stdout);
 			return 0;
@@ -225,10 +323,16 @@ int cmd_serve(int argc, char **argv)
 		warnx_("serve", "--msize must be at least 4096");
 		return 2;
 	}
+	int st = check_tls(&so, listen, nlisten);
+	if (st)
+		return st;
 
-	char defaddr[600];
-	if (nlisten == 0) {
-		int r = default_address(defaddr, sizeof defaddr, true);
+	char defaddr[600], defmem[600];
+	bool defaults = nlisten == 0;
+	if (defaults) {
+		int r = default_address(defaddr, sizeof defaddr, "9p", true);
+		if (r == 0)
+			r = default_address(defmem, sizeof defmem, "mem", true);
 		if (r < 0) {
 			warnx_("serve", "no default socket directory: %s", strerror(-r));
 			return 1;
@@ -241,36 +345,39 @@ int cmd_serve(int argc, char **argv)
 		warnx_("serve", "%s", strerror(errno));
 		return 1;
 	}
-	int r = mount_all(srv, &ro, &ho, exports, nexports);
+	int r = mount_all(srv, &ro, &ho, &mo, exports, nexports);
 	if (r < 0) {
 		boxfs_server_free(srv);
 		return 1;
 	}
 	for (unsigned i = 0; i < nlisten; i++) {
-		const char *door = "9p", *addr = listen[i];
-		const char *eq = strchr(addr, '=');
+		const char *door;
 		char dname[16];
-		if (eq && (size_t)(eq - addr) < sizeof dname &&
-		    !memchr(addr, '!', (size_t)(eq - addr))) {
-			memcpy(dname, addr, (size_t)(eq - addr));
-			dname[eq - addr] = '\0';
-			door = dname;
-			addr = eq + 1;
-		}
+		const char *addr = split_door(listen[i], &door, dname, sizeof dname);
 		r = boxfs_server_listen(srv, door, addr);
 		if (r < 0) {
-			if (r == -EINVAL)
+			if (r == -EINVAL && strncmp(addr, "tls!", 4) != 0)
 				warnx_("serve",
 				       "cannot listen on %s: not a known door and dial string",
 				       listen[i]);
+			else if (r == -ENOENT && strcmp(door, "smdish") == 0)
+				warnx_("serve", "cannot serve smdish: memfiles are mounted at /mem "
+						"only when the root is the RAM tree");
 			else
 				warnx_("serve", "cannot listen on %s: %s", addr, strerror(-r));
 			boxfs_server_free(srv);
 			return 1;
 		}
 	}
+	/* By default memfiles are served too, where there are memfiles. */
+	if (defaults && (r = boxfs_server_listen(srv, "smdish", defmem)) < 0 && r != -ENOENT) {
+		warnx_("serve", "cannot listen on %s: %s", defmem, strerror(-r));
+		boxfs_server_free(srv);
+		return 1;
+	}
 	for (unsigned i = 0; boxfs_server_address(srv, i); i++)
-		printf("boxfs: serving 9p on %s\n", boxfs_server_address(srv, i));
+		printf("boxfs: serving %s on %s\n", boxfs_server_door(srv, i),
+		       boxfs_server_address(srv, i));
 	fflush(stdout);
 
 	struct sigaction sa = { .sa_handler = on_signal };

@@ -21,6 +21,9 @@ static const char *const names[] = {
 	[SMD_NEW_FDTABLE] = "new_fdtable",
 	[SMD_FORK] = "fork",
 	[SMD_CHILD_ATTACH] = "child_attach",
+	[SMD_XLOCK] = "xlock",
+	[SMD_MMAP_SHARED] = "mmap_shared",
+	[SMD_LIST] = "list",
 };
 
 const char *smd_op_name(uint32_t op)
@@ -71,11 +74,17 @@ int smd_req_unpack(struct smd_req *r, uint32_t op, const void *body, size_t len)
 		}
 		break;
 	case SMD_MMAP:
+	case SMD_MMAP_SHARED:
 		r->mmap.fd = bx_get32be(&c);
 		r->mmap.size = bx_get32be(&c);
 		break;
+	case SMD_XLOCK:
+		r->xlock.fd = bx_get32be(&c);
+		r->xlock.flags = bx_get32be(&c);
+		break;
 	case SMD_NEW_FDTABLE:
 	case SMD_FORK:
+	case SMD_LIST:
 		break; /* an empty body */
 	case SMD_CHILD_ATTACH:
 		r->ident = bx_get64be(&c);
@@ -103,13 +112,18 @@ static void req_body(struct bx_wcur *c, const struct smd_req *r)
 			put_bytes(c, r->unlock.data);
 		break;
 	case SMD_MMAP:
+	case SMD_MMAP_SHARED:
 		bx_put32be(c, r->mmap.fd);
 		bx_put32be(c, r->mmap.size);
+		break;
+	case SMD_XLOCK:
+		bx_put32be(c, r->xlock.fd);
+		bx_put32be(c, r->xlock.flags);
 		break;
 	case SMD_CHILD_ATTACH:
 		bx_put64be(c, r->ident);
 		break;
-	default: /* new_fdtable, fork: empty */
+	default: /* new_fdtable, fork, list: empty */
 		break;
 	}
 }
@@ -153,13 +167,21 @@ int smd_rep_unpack(struct smd_rep *rep, uint32_t op, uint32_t status, const void
 	switch (op) {
 	case SMD_OPEN:
 	case SMD_MMAP:
+	case SMD_MMAP_SHARED:
 		rep->fd = bx_get32be(&c);
 		break;
 	case SMD_LOCK:
+	case SMD_XLOCK:
 		if (len) { /* a lock with a segment answers it */
 			rep->has_data = true;
 			rep->data = get_bytes(&c);
 		}
+		break;
+	case SMD_LIST: /* the entries, checked by smd_list_next */
+		rep->has_data = true;
+		rep->data.len = (uint32_t)len;
+		if (len) /* an empty list may come with no buffer at all */
+			rep->data.p = bx_take(&c, len);
 		break;
 	case SMD_FORK:
 		rep->ident = bx_get64be(&c);
@@ -183,11 +205,16 @@ static void rep_body_fn(struct bx_wcur *c, const void *arg)
 	switch (a->op) {
 	case SMD_OPEN:
 	case SMD_MMAP:
+	case SMD_MMAP_SHARED:
 		bx_put32be(c, a->rep->fd);
 		break;
 	case SMD_LOCK:
+	case SMD_XLOCK:
 		if (a->rep->has_data)
 			put_bytes(c, a->rep->data);
+		break;
+	case SMD_LIST:
+		bx_putbytes(c, a->rep->data.p, a->rep->data.len);
 		break;
 	case SMD_FORK:
 		bx_put64be(c, a->rep->ident);
@@ -201,4 +228,32 @@ ssize_t smd_rep_pack(void *buf, size_t cap, uint32_t op, const struct smd_rep *r
 {
 	struct rep_arg a = { .op = op, .rep = rep };
 	return pack(buf, cap, rep->status, &a, rep_body_fn);
+}
+
+int smd_list_next(struct smd_bytes list, size_t *pos, struct smd_list_ent *e)
+{
+	if (*pos >= list.len)
+		return 0;
+	struct bx_rcur c = bx_rcur(list.p + *pos, list.len - *pos);
+	e->name = get_bytes(&c);
+	e->seg_size = bx_get32be(&c);
+	e->flags = bx_get32be(&c);
+	if (c.bad)
+		return -EPROTO;
+	*pos += c.pos;
+	return 1;
+}
+
+int smd_list_put(void *buf, size_t cap, size_t *len, const struct smd_list_ent *e)
+{
+	if (*len > cap)
+		return -EMSGSIZE;
+	struct bx_wcur c = bx_wcur((uint8_t *)buf + *len, cap - *len);
+	put_bytes(&c, e->name);
+	bx_put32be(&c, e->seg_size);
+	bx_put32be(&c, e->flags);
+	if (c.bad)
+		return -EMSGSIZE;
+	*len += c.pos;
+	return 0;
 }
