@@ -64,6 +64,9 @@ struct work {
 	void *arg;
 };
 
+/* The input buffer: its first size, and the most it keeps between frames. */
+enum { IN_START = 64 * 1024, IN_KEEP = 4 * 1024 * 1024 };
+
 /* epoll data: the event fd is 0, listeners are tagged with the low bit. */
 #define EP_LISTENER 1u
 
@@ -371,6 +374,14 @@ static void conn_frames(struct bx_conn *c)
 	if (pos && !c->closing) {
 		memmove(c->in, c->in + pos, c->inlen - pos);
 		c->inlen -= pos;
+		/* Give back a buffer grown for one very large frame. */
+		if (c->incap > IN_KEEP && c->inlen <= IN_START) {
+			uint8_t *in = realloc(c->in, IN_START);
+			if (in) {
+				c->in = in;
+				c->incap = IN_START;
+			}
+		}
 	}
 }
 
@@ -428,7 +439,7 @@ static struct bx_conn *conn_new(struct bx_server *srv, const struct bx_door *doo
 	c->wfd = wfd;
 	c->door = door;
 	c->max_frame = srv->opts.max_msize;
-	c->incap = 64 * 1024;
+	c->incap = IN_START;
 	pthread_mutex_init(&c->wmu, NULL);
 	if (!(c->in = malloc(c->incap)) || door->open(c) < 0)
 		goto fail_conn;
@@ -617,25 +628,26 @@ int boxfs_server_listen(struct boxfs_server *s, const char *door_name, const cha
 	return 0;
 }
 
-const char *boxfs_server_address(struct boxfs_server *s, unsigned i)
+/* The i-th listener (listeners are never removed while the server lives). */
+static struct listener *listener_at(struct bx_server *srv, unsigned i)
 {
-	struct bx_server *srv = (struct bx_server *)s;
 	pthread_mutex_lock(&srv->mu);
 	struct listener *l = srv->listeners;
 	while (l && i--)
 		l = l->next;
 	pthread_mutex_unlock(&srv->mu);
+	return l;
+}
+
+const char *boxfs_server_address(struct boxfs_server *s, unsigned i)
+{
+	struct listener *l = listener_at((struct bx_server *)s, i);
 	return l ? l->addr : NULL;
 }
 
 const char *boxfs_server_door(struct boxfs_server *s, unsigned i)
 {
-	struct bx_server *srv = (struct bx_server *)s;
-	pthread_mutex_lock(&srv->mu);
-	struct listener *l = srv->listeners;
-	while (l && i--)
-		l = l->next;
-	pthread_mutex_unlock(&srv->mu);
+	struct listener *l = listener_at((struct bx_server *)s, i);
 	return l ? l->door->name : NULL;
 }
 

@@ -6,10 +6,9 @@
  * 9P2000), every (transport, dialect, operation) a test of its own named
  * "TRANSPORT/DIALECT/OPERATION".
  *
- * The server's path is argv[1] (or $BOXFS_EXE). The group setup starts it;
- * the last test stops it with SIGTERM and checks it exits 0; the group
- * teardown, an atexit hook and PR_SET_PDEATHSIG make sure it never outlives
- * this process.
+ * The server's path is argv[1] (or $BOXFS_EXE). The group setup starts it
+ * (tests/lib/served.h); the last test stops it with SIGTERM and checks it
+ * exits 0.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,13 +20,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,11 +31,10 @@
 
 #include <boxfs/client.h>
 
+#include "../lib/served.h"
+
 static const char *boxfs_exe;
-static pid_t server_pid = -1;
-static int server_status = -1; /* waitpid status once reaped */
-static char sock_dir[64];
-static char sock_path[128];
+static struct served srv;
 static char unix_addr[1024];
 static char tcp_addr[1024];
 
@@ -58,146 +53,27 @@ static const struct combo *cur;
 
 /* ---- the server process ---- */
 
-/* Stops the server with SIGTERM (SIGKILL after 10 s) and reaps it. */
-static void stop_server(void)
-{
-	if (server_pid <= 0)
-		return;
-	kill(server_pid, SIGTERM);
-	for (int i = 0; i < 1000; i++) {
-		if (waitpid(server_pid, &server_status, WNOHANG) == server_pid) {
-			server_pid = -1;
-			return;
-		}
-		usleep(10000);
-	}
-	kill(server_pid, SIGKILL);
-	waitpid(server_pid, &server_status, 0);
-	server_status = -1;
-	server_pid = -1;
-}
-
-static void cleanup_dir(void)
-{
-	if (!sock_dir[0])
-		return;
-	unlink(sock_path);
-	rmdir(sock_dir);
-	sock_dir[0] = '\0';
-}
-
-/* Killed from outside (a timeout, ^C): the server goes too, and its directory. */
-static void on_signal(int sig)
-{
-	if (server_pid > 0) {
-		kill(server_pid, SIGKILL);
-		waitpid(server_pid, NULL, 0);
-	}
-	if (sock_dir[0]) {
-		unlink(sock_path);
-		rmdir(sock_dir);
-	}
-	_exit(128 + sig);
-}
-
-static void at_exit(void)
-{
-	stop_server();
-	cleanup_dir();
-}
-
-/* Reads the server's stdout until it named both addresses (20 s at most). */
-static int read_addresses(int fd)
-{
-	char buf[1024];
-	size_t len = 0;
-	time_t end = time(NULL) + 20;
-	while (!unix_addr[0] || !tcp_addr[0]) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		if (time(NULL) > end || poll(&p, 1, 1000) < 0)
-			return -1;
-		if (!(p.revents & (POLLIN | POLLHUP)))
-			continue;
-		ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
-		if (n <= 0)
-			return -1;
-		len += (size_t)n;
-		buf[len] = '\0';
-		char *nl;
-		while ((nl = strchr(buf, '\n'))) {
-			*nl = '\0';
-			const char *pre = "boxfs: serving 9p on ";
-			if (strncmp(buf, pre, strlen(pre)) == 0) {
-				const char *a = buf + strlen(pre);
-				if (strncmp(a, "unix!", 5) == 0)
-					snprintf(unix_addr, sizeof unix_addr, "%s", a);
-				else if (strncmp(a, "tcp!", 4) == 0)
-					snprintf(tcp_addr, sizeof tcp_addr, "%s", a);
-			}
-			len -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, len + 1);
-		}
-		if (len == sizeof buf - 1)
-			return -1;
-	}
-	return 0;
-}
-
 static int start_server(void **state)
 {
 	(void)state;
-	snprintf(sock_dir, sizeof sock_dir, "/tmp/boxfs-it-XXXXXX");
-	if (!mkdtemp(sock_dir))
+	if (served_start(&srv, boxfs_exe, 2, "-l", "unix!{dir}/sock", "-l", "tcp!127.0.0.1!0",
+			 (char *)NULL) < 0)
 		return -1;
-	snprintf(sock_path, sizeof sock_path, "%s/sock", sock_dir);
-	atexit(at_exit);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	char listen_unix[160];
-	snprintf(listen_unix, sizeof listen_unix, "unix!%s", sock_path);
-	int out[2];
-	if (pipe(out) < 0)
-		return -1;
-	pid_t parent = getpid();
-	server_pid = fork();
-	if (server_pid < 0)
-		return -1;
-	if (server_pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		dup2(out[1], 1);
-		close(out[0]);
-		close(out[1]);
-		execl(boxfs_exe, boxfs_exe, "serve", "-l", listen_unix, "-l", "tcp!127.0.0.1!0",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	int r = read_addresses(out[0]);
-	close(out[0]);
-	if (r < 0) {
-		fprintf(stderr, "# boxfs serve named no addresses\n");
+	const char *u = served_addr(&srv, "9p", "unix!");
+	const char *t = served_addr(&srv, "9p", "tcp!127.0.0.1!");
+	if (!u || !t || atoi(t + 14) <= 0) {
+		fprintf(stderr, "# unexpected addresses\n");
 		return -1;
 	}
-	char want[160];
-	snprintf(want, sizeof want, "unix!%s", sock_path);
-	if (strcmp(unix_addr, want) != 0 || strncmp(tcp_addr, "tcp!127.0.0.1!", 14) != 0 ||
-	    atoi(tcp_addr + 14) <= 0) {
-		fprintf(stderr, "# unexpected addresses %s %s\n", unix_addr, tcp_addr);
-		return -1;
-	}
+	snprintf(unix_addr, sizeof unix_addr, "%s", u);
+	snprintf(tcp_addr, sizeof tcp_addr, "%s", t);
 	return 0;
 }
 
 static int teardown_group(void **state)
 {
 	(void)state;
-	stop_server();
-	cleanup_dir();
+	served_stop(&srv);
 	return 0;
 }
 
@@ -212,7 +88,7 @@ static struct boxfs_client *connect_combo(const struct combo *cb, uint32_t msize
 static int setup(void **state)
 {
 	cur = *state;
-	if (server_pid <= 0)
+	if (srv.pid <= 0)
 		return -1;
 	c1 = connect_combo(cur, 0);
 	if (!c1)
@@ -851,10 +727,8 @@ static void t_open_unlinked(void **state)
 static void t_sigterm_exit_0(void **state)
 {
 	(void)state;
-	assert_true(server_pid > 0);
-	stop_server();
-	assert_true(WIFEXITED(server_status));
-	assert_int_equal(WEXITSTATUS(server_status), 0);
+	assert_true(srv.pid > 0);
+	assert_true(served_stop(&srv));
 }
 
 struct op {

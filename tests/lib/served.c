@@ -1,5 +1,9 @@
 /*
  * served.c — `boxfs serve` as a child process of a test (served.h).
+ *
+ * A test killed from outside (a timeout, ^C) takes its server and the
+ * server's directory with it: served_start installs handlers for SIGTERM,
+ * SIGINT and SIGHUP and an atexit hook that stop the servers still running.
  */
 #include "served.h"
 
@@ -15,6 +19,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+static struct served *running[4]; /* for the handlers */
 
 static void remove_dir(const char *dir)
 {
@@ -69,9 +75,50 @@ static int read_addresses(struct served *s, int fd, unsigned want)
 	return 0;
 }
 
+static void on_signal(int sig)
+{
+	for (unsigned i = 0; i < 4; i++) {
+		struct served *s = running[i];
+		if (s && s->pid > 0) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+			remove_dir(s->dir);
+		}
+	}
+	_exit(128 + sig);
+}
+
+static void at_exit(void)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (running[i])
+			served_stop(running[i]);
+}
+
+/* Enters s among the servers the handlers stop. */
+static void track(struct served *s)
+{
+	static bool installed;
+	if (!installed) {
+		installed = true;
+		atexit(at_exit);
+		struct sigaction sa = { .sa_handler = on_signal };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
+	for (unsigned i = 0; i < 4; i++)
+		if (!running[i] || running[i] == s) {
+			running[i] = s;
+			return;
+		}
+}
+
 int served_start(struct served *s, const char *exe, unsigned want, ...)
 {
 	memset(s, 0, sizeof *s);
+	track(s);
 	s->pid = -1;
 	snprintf(s->dir, sizeof s->dir, "/tmp/boxfs-test-XXXXXX");
 	if (!mkdtemp(s->dir)) {
@@ -140,8 +187,17 @@ bool served_stop(struct served *s)
 	int status = -1;
 	if (s->pid > 0) {
 		kill(s->pid, SIGTERM);
-		while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
-			;
+		pid_t r = 0;
+		for (int i = 0; i < 1000 && r == 0; i++) { /* 10 s, then SIGKILL */
+			r = waitpid(s->pid, &status, WNOHANG);
+			if (r == 0)
+				usleep(10000);
+		}
+		if (r == 0) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+			status = -1;
+		}
 		s->pid = -1;
 	}
 	if (s->dir[0])

@@ -2,7 +2,8 @@
  * served.h — `boxfs serve` in a child process, for tests: started with the
  * arguments given (where "{dir}" stands for a fresh temporary directory for
  * its sockets), its listening addresses read from its stdout, and stopped
- * with SIGTERM. The child dies with the test (PR_SET_PDEATHSIG).
+ * with SIGTERM. The child dies with the test (PR_SET_PDEATHSIG), and a test
+ * interrupted by SIGTERM, SIGINT or SIGHUP removes its directory too.
  */
 #ifndef BOXFS_TESTS_SERVED_H
 #define BOXFS_TESTS_SERVED_H
@@ -29,7 +30,8 @@ int served_start(struct served *s, const char *exe, unsigned want, ...);
  * ("unix!", "tcp!"), or NULL. */
 const char *served_addr(const struct served *s, const char *door, const char *prefix);
 
-/* SIGTERM, reap, and remove the directory; true when it exited with 0. */
+/* SIGTERM (SIGKILL after 10 s), reap, and remove the directory; true when
+ * it exited with 0 on its own. */
 bool served_stop(struct served *s);
 
 #endif
