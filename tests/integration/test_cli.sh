@@ -11,107 +11,12 @@
 set -u
 
 B=${1:?usage: test_cli.sh PATH-TO-boxfs}
-T=$(mktemp -d /tmp/boxfs-cli-XXXXXX) || exit 1
-pids=()
-n=0
-
-# Stops every server this script started, by pid, and removes the scratch dir.
-cleanup() {
-	local p
-	for p in "${pids[@]+"${pids[@]}"}"; do
-		kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-# Only the script itself cleans up: a subshell (a command substitution, a
-# server not yet started) that is signalled must not take the scratch
-# directory and the servers with it.
-main_shell=$BASHPID
-trap '[ "$BASHPID" = "$main_shell" ] && cleanup' EXIT
-trap '[ "$BASHPID" = "$main_shell" ] && exit 1' INT TERM HUP
-
-# Starts `boxfs serve ARGS...` with output in $T/serve.out and serve.err;
-# sets $spid and waits (10 s at most) until it printed an address.
-start_server() {
-	"$B" serve "$@" >"$T/serve.out" 2>"$T/serve.err" &
-	spid=$!
-	pids+=("$spid")
-	for _ in $(seq 100); do
-		grep -q '^boxfs: serving 9p on ' "$T/serve.out" 2>/dev/null && return 0
-		kill -0 "$spid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "# boxfs serve $* did not start; its output and errors:"
-	sed 's/^/#   /' "$T/serve.out" "$T/serve.err"
-	return 1
-}
-
-# Stops the server $1 with SIGTERM and sets $sst to its exit status.
-stop_server() {
-	kill -TERM "$1"
-	sst=
-	for _ in $(seq 100); do
-		if ! kill -0 "$1" 2>/dev/null; then
-			wait "$1"
-			sst=$?
-			break
-		fi
-		sleep 0.1
-	done
-	if [ -z "$sst" ]; then
-		kill -KILL "$1" 2>/dev/null
-		wait "$1"
-		sst=killed
-	fi
-	forget "$1"
-}
-
-# forget PID: no longer ours to stop.
-forget() {
-	local keep=() p
-	for p in "${pids[@]}"; do
-		[ "$p" != "$1" ] && keep+=("$p")
-	done
-	pids=("${keep[@]+"${keep[@]}"}")
-}
-
-# run ARGS...: runs boxfs (stdin from $T/in if it exists, else /dev/null);
-# $st is its status, $T/out and $T/err its output.
-run() {
-	local in=/dev/null
-	[ -e "$T/in" ] && in=$T/in
-	timeout 20 "$B" "$@" <"$in" >"$T/out" 2>"$T/err"
-	st=$?
-	rm -f "$T/in"
-}
-
-# input TEXT: the next run's standard input (printf format not applied).
-input() { printf '%s' "$1" >"$T/in"; }
-
-out() { cat "$T/out"; }
-err() { cat "$T/err"; }
-
-# t DESCRIPTION SHELL-CONDITION: one TAP line.
-t() {
-	n=$((n + 1))
-	if eval "$2"; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1"
-		diag
-	fi
-}
-
-diag() {
-	echo "#   status: ${st-}"
-	sed 's/^/#   stdout: /' "$T/out" 2>/dev/null | head -20
-	sed 's/^/#   stderr: /' "$T/err" 2>/dev/null | head -20
-}
+SCRATCH=boxfs-cli
+# shellcheck source=../lib/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 
 # is_usage: status 2 and a usage text on stderr, nothing on stdout.
 is_usage='[ $st -eq 2 ] && grep -q "^usage:" "$T/err" && [ ! -s "$T/out" ]'
-# fails PATH: status 1, nothing on stdout, a message naming PATH on stderr.
-fails() { [ $st -eq 1 ] && [ ! -s "$T/out" ] && grep -qF -- "$1" "$T/err"; }
 
 # ---- the server ----
 

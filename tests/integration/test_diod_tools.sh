@@ -22,37 +22,10 @@ if [ ! -x "$DIODLS" ] || [ ! -x "$DIODCAT" ]; then
 	exit 0
 fi
 
-T=$(mktemp -d /tmp/boxfs-diodtools-XXXXXX) || exit 1
-spid=
-n=0
+SCRATCH=boxfs-diodtools
+# shellcheck source=../lib/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 echo "1..$NCHECKS"
-
-# Stops the server, by pid, and removes the scratch directory.
-cleanup() {
-	if [ -n "$spid" ]; then
-		kill -TERM "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-	fi
-	rm -rf "$T"
-}
-# Only the script itself cleans up: a subshell (a command substitution, a
-# server not yet started) that is signalled must not take the scratch
-# directory and the servers with it.
-main_shell=$BASHPID
-trap '[ "$BASHPID" = "$main_shell" ] && cleanup' EXIT
-trap '[ "$BASHPID" = "$main_shell" ] && exit 1' INT TERM HUP
-
-# t DESCRIPTION SHELL-CONDITION: one TAP line.
-t() {
-	n=$((n + 1))
-	if eval "$2"; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1"
-		echo "#   status: ${st-}"
-		sed 's/^/#   stdout: /' "$T/out" 2>/dev/null | head -20
-		sed 's/^/#   stderr: /' "$T/err" 2>/dev/null | head -20
-	fi
-}
 
 # bx ARGS...: the boxfs command against the server, output in $T/out, err.
 bx() {
@@ -77,14 +50,8 @@ sum() { sha256sum <"$1" | cut -d' ' -f1; }
 
 # ---- the server ----
 
-"$B" serve -l 'tcp!127.0.0.1!0' >"$T/serve.out" 2>"$T/serve.err" &
-spid=$!
-for _ in $(seq 100); do
-	grep -q '^boxfs: serving 9p on tcp!' "$T/serve.out" && break
-	kill -0 "$spid" 2>/dev/null || break
-	sleep 0.1
-done
-ADDR=$(sed -n 's/^boxfs: serving 9p on \(tcp!.*\)$/\1/p' "$T/serve.out" | head -1)
+start_server -l 'tcp!127.0.0.1!0'
+ADDR=$(served 9p 'tcp!')
 PORT=${ADDR##*!}
 t "serve on port 0 prints the port it got" \
 	'[ -n "$ADDR" ] && [ "${ADDR%!*}" = "tcp!127.0.0.1" ] && [ "$PORT" -gt 0 ] 2>/dev/null'

@@ -18,104 +18,21 @@ if ! command -v openssl >/dev/null; then
 	echo "1..0 # SKIP the openssl command is not installed"
 	exit 0
 fi
-T=$(mktemp -d /tmp/boxfs-tls-XXXXXX) || exit 1
-pids=()
-n=0
-
-# Stops every process this script started, by pid, and removes the scratch dir.
-cleanup() {
-	local p
-	for p in "${pids[@]+"${pids[@]}"}"; do
-		kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	exec 4>&- 2>/dev/null
-	rm -rf "$T"
-}
-main_shell=$BASHPID
-trap '[ "$BASHPID" = "$main_shell" ] && cleanup' EXIT
-trap '[ "$BASHPID" = "$main_shell" ] && exit 1' INT TERM HUP
+SCRATCH=boxfs-tls
+# shellcheck source=../lib/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+cleanup_more() { exec 4>&- 2>/dev/null; }
 
 unset BOXFS_ADDRESS BOXFS_TLS_CA BOXFS_TLS_CERT BOXFS_TLS_KEY
 
-# ---- helpers (as in test_cli.sh) ----
-
-# Starts `boxfs serve ARGS...` with output in $T/serve.out and serve.err;
-# sets $spid, and $A to the tls! address it printed.
-start_server() {
-	"$B" serve "$@" >"$T/serve.out" 2>"$T/serve.err" &
-	spid=$!
-	pids+=("$spid")
-	for _ in $(seq 100); do
-		A=$(sed -n 's/^boxfs: serving 9p on \(tls!.*\)/\1/p' "$T/serve.out" 2>/dev/null)
-		[ -n "$A" ] && { P=${A##*!}; return 0; }
-		kill -0 "$spid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "# boxfs serve $* did not start; its output and errors:"
-	sed 's/^/#   /' "$T/serve.out" "$T/serve.err"
-	return 1
+# start_tls ARGS...: start_server, and $A (the tls! address it printed) and
+# $P (its port).
+start_tls() {
+	start_server "$@" || return 1
+	A=$(served 9p 'tls!')
+	P=${A##*!}
 }
 
-# Stops the server $1 with SIGTERM; $sst is its exit status, $ssecs the
-# seconds it took.
-stop_server() {
-	local t0=$SECONDS
-	kill -TERM "$1"
-	sst=
-	for _ in $(seq 150); do
-		if ! kill -0 "$1" 2>/dev/null; then
-			wait "$1"
-			sst=$?
-			break
-		fi
-		sleep 0.1
-	done
-	if [ -z "$sst" ]; then
-		kill -KILL "$1" 2>/dev/null
-		wait "$1"
-		sst=killed
-	fi
-	# shellcheck disable=SC2034 # read by the checks
-	ssecs=$((SECONDS - t0))
-	forget "$1"
-}
-
-forget() {
-	local keep=() p
-	for p in "${pids[@]}"; do
-		[ "$p" != "$1" ] && keep+=("$p")
-	done
-	pids=("${keep[@]+"${keep[@]}"}")
-}
-
-# run ARGS...: runs boxfs (stdin from $T/in if it exists); $st is its status,
-# $T/out and $T/err its output.
-run() {
-	local in=/dev/null
-	[ -e "$T/in" ] && in=$T/in
-	timeout 20 "$B" "$@" <"$in" >"$T/out" 2>"$T/err"
-	st=$?
-	rm -f "$T/in"
-}
-
-input() { printf '%s' "$1" >"$T/in"; }
-out() { cat "$T/out"; }
-
-t() {
-	n=$((n + 1))
-	if eval "$2"; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1"
-		echo "#   status: ${st-}"
-		sed 's/^/#   stdout: /' "$T/out" 2>/dev/null | head -20
-		sed 's/^/#   stderr: /' "$T/err" 2>/dev/null | head -20
-		sed 's/^/#   serve.err: /' "$T/serve.err" 2>/dev/null | tail -5
-	fi
-}
-
-# fails TEXT: status 1, nothing on stdout, TEXT on stderr.
-fails() { [ "$st" -eq 1 ] && [ ! -s "$T/out" ] && grep -qF -- "$1" "$T/err"; }
 # alive: the server still runs and serves a TLS client.
 alive() {
 	kill -0 "$spid" 2>/dev/null &&
@@ -152,7 +69,7 @@ SRV=(--tls-cert "$T/srv.pem" --tls-key "$T/srv.key")
 
 # ---- 9P over TLS ----
 
-start_server -l "tls!127.0.0.1!0" -l "unix!$T/sock" "${SRV[@]}"
+start_tls -l "tls!127.0.0.1!0" -l "unix!$T/sock" "${SRV[@]}"
 t "serve prints its tls! address" '[[ "$A" == tls!127.0.0.1![1-9]* ]]'
 export BOXFS_TLS_CA=$T/ca.pem
 input "over tls"
@@ -213,7 +130,7 @@ t "the server exits 0 on SIGTERM" '[ "$sst" = 0 ]'
 
 # a TLS client is remote: with --no-trust-uname it acts as nobody, never as
 # the server's own user (the peer of the socketpair behind it)
-start_server -l "tls!127.0.0.1!0" -l "unix!$T/sock" "${SRV[@]}" --no-trust-uname
+start_tls -l "tls!127.0.0.1!0" -l "unix!$T/sock" "${SRV[@]}" --no-trust-uname
 run create -a "$A" /mine
 t "a TLS client is remote: --no-trust-uname makes it nobody" \
 	'fails /mine && grep -q "Permission denied" "$T/err"'
@@ -224,7 +141,7 @@ t "that server exits 0 on SIGTERM too" '[ "$sst" = 0 ]'
 
 # ---- client certificates ----
 
-start_server -l "tls!127.0.0.1!0" "${SRV[@]}" --tls-ca "$T/ca.pem" --max-conns 3
+start_tls -l "tls!127.0.0.1!0" "${SRV[@]}" --tls-ca "$T/ca.pem" --max-conns 3
 input "over tls"
 BOXFS_TLS_CERT=$T/cli.pem BOXFS_TLS_KEY=$T/cli.key run write -a "$A" /f
 t "--tls-ca: a client with a certificate from that CA is served" '[ $st -eq 0 ]'
