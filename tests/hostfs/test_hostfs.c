@@ -22,6 +22,8 @@
 #include <boxfs/hostfs.h>
 #include <boxfs/server.h>
 
+#include "../lib/testlib.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -115,41 +117,14 @@ static void cget(const char *path, char *buf, size_t cap)
 	assert_int_equal(boxfs_close(f), 0);
 }
 
-static int rm_tree(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return -1;
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		struct dirent *de;
-		while (d && (de = readdir(d))) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			char sub[1024];
-			snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-			rm_tree(sub);
-		}
-		if (d)
-			closedir(d);
-		return rmdir(path);
-	}
-	return unlink(path);
-}
-
 /* ---- servers ---- */
 
 static struct boxfs_server *start(const char *sockname, char *addr, size_t cap,
 				  const struct boxfs_hostfs_opts *ho)
 {
 	snprintf(addr, cap, "unix!%s/%s", base, sockname);
-	struct boxfs_server *s =
-		boxfs_server_new(&(struct boxfs_server_opts){ .trust_uname = true });
-	struct boxfs_fs *fs = boxfs_hostfs_new(ho);
-	if (!s || !fs || boxfs_server_mount(s, "/", fs) < 0 ||
-	    boxfs_server_listen(s, "9p", addr) < 0 || boxfs_server_start(s) < 0)
-		return NULL;
-	return s;
+	return serve_root(boxfs_hostfs_new(ho), addr,
+			  &(struct boxfs_server_opts){ .trust_uname = true });
 }
 
 static int group_setup(void **state)

@@ -6,8 +6,8 @@
  * SIGINT and SIGHUP and an atexit hook that stop the servers still running.
  */
 #include "served.h"
+#include "testlib.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,23 +21,6 @@
 #include <unistd.h>
 
 static struct served *running[4]; /* for the handlers */
-
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char p[512];
-		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 /* Reads "boxfs: serving DOOR on ADDR" lines until want addresses came. */
 static int read_addresses(struct served *s, int fd, unsigned want)
@@ -82,7 +65,7 @@ static void on_signal(int sig)
 		if (s && s->pid > 0) {
 			kill(s->pid, SIGKILL);
 			waitpid(s->pid, NULL, 0);
-			remove_dir(s->dir);
+			rm_tree(s->dir);
 		}
 	}
 	_exit(128 + sig);
@@ -201,7 +184,7 @@ bool served_stop(struct served *s)
 		s->pid = -1;
 	}
 	if (s->dir[0])
-		remove_dir(s->dir);
+		rm_tree(s->dir);
 	s->dir[0] = '\0';
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }

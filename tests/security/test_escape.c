@@ -28,6 +28,8 @@
 #include <boxfs/hostfs.h>
 #include <boxfs/server.h>
 
+#include "../lib/testlib.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -285,37 +287,11 @@ static void build_tree(void)
 static struct boxfs_server *start_server(const char *sock, bool special)
 {
 	struct boxfs_hostfs_opts o = { .root = export_dir, .allow_special = special };
-	struct boxfs_server *s = boxfs_server_new(
-		&(struct boxfs_server_opts){ .max_msize = 65536 + 24, .trust_uname = true });
 	char addr[160];
 	snprintf(addr, sizeof addr, "unix!%s", sock);
-	struct boxfs_fs *fs = boxfs_hostfs_new(&o);
-	if (!s || !fs || boxfs_server_mount(s, "/", fs) < 0 ||
-	    boxfs_server_listen(s, "9p", addr) < 0 || boxfs_server_start(s) < 0)
-		return NULL;
-	return s;
-}
-
-static int rm_tree(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return -1;
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		struct dirent *de;
-		while (d && (de = readdir(d))) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			char sub[512];
-			snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-			rm_tree(sub);
-		}
-		if (d)
-			closedir(d);
-		return rmdir(path);
-	}
-	return unlink(path);
+	return serve_root(
+		boxfs_hostfs_new(&o), addr,
+		&(struct boxfs_server_opts){ .max_msize = 65536 + 24, .trust_uname = true });
 }
 
 static int group_setup(void **state)
