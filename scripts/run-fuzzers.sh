@@ -12,6 +12,10 @@ mkdir -p "$corpus_root" "$seeds"
 if [ -x "$build/tests/unit/test_9p_golden" ]; then
 	BOXFS_CORPUS_DIR=$seeds "$build/tests/unit/test_9p_golden" >/dev/null 2>&1 || true
 fi
+# The smdish door test writes request streams for the door fuzzer.
+if [ -x "$build/tests/door/test_smdish" ]; then
+	BOXFS_CORPUS_DIR=$seeds "$build/tests/door/test_smdish" >/dev/null 2>&1 || true
+fi
 status=0
 for f in "$build"/tests/fuzz/fuzz_*; do
 	[ -f "$f" ] && [ -x "$f" ] || continue

@@ -1,8 +1,9 @@
 /*
  * fuzz_smdish.c — smd_req_unpack and smd_rep_unpack on arbitrary bytes.
- * The first byte picks the op (0-8 and beyond), the second whether it is a
- * request or a reply (and the reply's status); the rest is the body. What
- * decodes must pack back to the same bytes.
+ * The first byte picks the op (0-19: ops 0-8, the boxfs extensions 16-18 and
+ * codes the codec does not know), the second whether it is a request or a
+ * reply (and the reply's status); the rest is the body. What decodes must
+ * pack back to the same bytes.
  */
 #include <boxfs/smdish.h>
 
@@ -15,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	uint32_t op = data[0] % 12;
+	uint32_t op = data[0] % 20;
 	bool reply = data[1] & 1;
 	uint32_t status = data[1] & 2 ? 11 : 0;
 	data += 2, size -= 2;
