@@ -67,8 +67,9 @@ int bench_read_full(int fd, void *buf, size_t n);
 /*
  * The other end of a socket: fn(fd, arg) on a thread of this process, or in
  * a child process made by fork (which then calls only read, write, send,
- * epoll and _exit, and uses buffers allocated before the fork). The peer
- * owns fd: the thread closes it when fn returns, the child exits.
+ * recv, epoll, clock_gettime and _exit, and uses buffers allocated before the
+ * fork). The peer owns fd: the thread closes it when fn returns, the child
+ * exits.
  */
 struct bench_peer {
 	bool proc;
@@ -84,13 +85,33 @@ int bench_peer_start(struct bench_peer *p, bool proc, int fd, void (*fn)(int fd,
 /* Waits for the peer to finish (its end of the socket must see EOF or EPIPE). */
 void bench_peer_join(struct bench_peer *p);
 
+/* The boxfs command: $BOXFS, else ../tools/boxfs beside this program. Writes
+ * its path to out (cap bytes); false when it is not there. */
+bool bench_find_boxfs(char *out, size_t cap);
+
 /* ---- floors (floor.c) ---- */
 
 /* Ping-pong: the client writes req bytes and reads rep bytes back. */
 struct floor_pp;
 struct floor_pp *floor_pp_new(bool proc, bool epoll_echo, size_t req, size_t rep);
+/*
+ * Two ping-pongs in a row, the second of req2 and rep2 bytes (none when req2
+ * is 0), are one op: a memfile's lock and unlock. A blocking echo whose
+ * socket has a send buffer of sndbuf bytes when not 0 (as the server asks for
+ * its own), and which polls for a request for up to poll_us before it
+ * blocks when not 0 (as the server's loop does).
+ */
+struct floor_pp *floor_pp2_new(bool proc, size_t req, size_t rep, size_t req2, size_t rep2,
+			       int sndbuf, unsigned poll_us);
 int floor_pp_op(void *ctx);
 void floor_pp_free(struct floor_pp *f);
+
+/*
+ * A process-shared pthread mutex in a shared anonymous mapping, uncontended:
+ * lock, change one byte, unlock, timed in nbatch batches of batch (after one
+ * untimed). 0 with the mean and median per op in *out, or -errno.
+ */
+int floor_mutex(size_t batch, size_t nbatch, struct bench_lat *out);
 
 /*
  * Streaming: the peer writes BENCH_RREAD-byte chunks; the client reads each

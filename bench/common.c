@@ -1,13 +1,17 @@
 /*
  * common.c — the measuring machinery of boxfs-bench: the clock, the two
  * timing loops (round trips one by one, chunks for a fixed time), their
- * summaries, whole-buffer I/O and peers on a thread or in a child process.
+ * summaries, whole-buffer I/O, peers on a thread or in a child process, and
+ * where the boxfs command is.
  */
 #include "bench.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -171,4 +175,25 @@ void bench_peer_join(struct bench_peer *p)
 	}
 	while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
 		;
+}
+
+/* ---- the boxfs command ---- */
+
+bool bench_find_boxfs(char *out, size_t cap)
+{
+	const char *e = getenv("BOXFS");
+	if (e && *e) {
+		snprintf(out, cap, "%s", e);
+		return access(out, X_OK) == 0;
+	}
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	return (size_t)snprintf(out, cap, "%s/../tools/boxfs", exe) < cap && access(out, X_OK) == 0;
 }

@@ -163,26 +163,6 @@ static bool find_exe(const char *env, const char *name, const char *extra, char 
 	return false;
 }
 
-/* The boxfs command beside this program: <dir of exe>/../tools/boxfs. */
-static bool find_boxfs(char *out, size_t cap)
-{
-	const char *e = getenv("BOXFS");
-	if (e && *e) {
-		snprintf(out, cap, "%s", e);
-		return access(out, X_OK) == 0;
-	}
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		return false;
-	exe[n] = '\0';
-	char *slash = strrchr(exe, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	return (size_t)snprintf(out, cap, "%s/../tools/boxfs", exe) < cap && access(out, X_OK) == 0;
-}
-
 /* A TCP port on 127.0.0.1 nobody listens on now. */
 static int free_port(void)
 {
@@ -770,7 +750,7 @@ int export_bench(const struct export_cfg *cfg)
 		       "/usr/sbin; set $DIOD to its path)\n");
 		return 0;
 	}
-	if (!find_boxfs(boxfs, sizeof boxfs)) {
+	if (!bench_find_boxfs(boxfs, sizeof boxfs)) {
 		fprintf(stderr, "boxfs-bench: no boxfs command beside this program (build "
 				"tools/boxfs, or set $BOXFS)\n");
 		return -ENOENT;

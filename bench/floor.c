@@ -7,12 +7,16 @@
  *     back a reply of the Rgetattr's size; the echo side does blocking read
  *     and write (or, as a diagnostic, waits in epoll_wait on a non-blocking
  *     socket and answers with send(MSG_DONTWAIT), the way the server's loop
- *     does).
+ *     does). For memfiles (memfile.c), two exchanges of other sizes in a row,
+ *     the bytes of a lock and an unlock, make one round of the floor.
  *   streaming: one side writes Rread-sized chunks (11 + 1 MiB) back to back,
  *     the other reads each whole into one buffer; or, as diagnostics, each
  *     chunk answers a small request (a synchronous Tread's shape, no 9P), and
  *     that plus a memcpy of the chunk from a file-sized buffer into the
  *     reply first (what the RAM backend's read does).
+ *   mutex: a process-shared pthread mutex in a shared anonymous mapping,
+ *     locked, one byte beside it changed, unlocked: what a memfile critical
+ *     section costs when the lock is a userspace atomic instead of a server.
  */
 #include "bench.h"
 
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,18 +34,45 @@
 struct floor_pp {
 	int fd;
 	size_t req, rep;
+	size_t req2, rep2; /* a second exchange per op, when req2 is not 0 */
 	bool epoll_echo;
+	unsigned poll_us;     /* the blocking echo first polls this long for a request */
 	uint8_t *cbuf, *ebuf; /* the client's and the echo side's */
 	struct bench_peer peer;
 };
 
-/* Blocking echo: read a whole request, write a whole reply, until EOF. */
+/* Reads a whole request, after polling for its first bytes for up to poll_us
+ * (what the server's loop does before it sleeps). */
+static int echo_read(int fd, uint8_t *buf, size_t n, unsigned poll_us)
+{
+	uint64_t end = poll_us ? bench_now_ns() + poll_us * 1000ull : 0;
+	while (end) {
+		ssize_t k = recv(fd, buf, n, MSG_DONTWAIT);
+		if (k == 0)
+			return -EPIPE;
+		if (k > 0) {
+			buf += k;
+			n -= (size_t)k;
+			break;
+		}
+		if ((errno != EAGAIN && errno != EINTR) || bench_now_ns() >= end)
+			break;
+	}
+	return bench_read_full(fd, buf, n);
+}
+
+/* Blocking echo: read a whole request, write a whole reply (and the same for
+ * the second exchange), until EOF. */
 static void pp_echo(int fd, void *arg)
 {
 	struct floor_pp *f = arg;
-	while (bench_read_full(fd, f->ebuf, f->req) == 0)
+	while (echo_read(fd, f->ebuf, f->req, f->poll_us) == 0) {
 		if (bench_write_full(fd, f->ebuf, f->rep) < 0)
 			break;
+		if (f->req2 && (echo_read(fd, f->ebuf, f->req2, f->poll_us) < 0 ||
+				bench_write_full(fd, f->ebuf, f->rep2) < 0))
+			break;
+	}
 }
 
 /* Event-loop echo: epoll_wait, read what is there, answer each whole request
@@ -77,7 +109,13 @@ static void pp_echo_epoll(int fd, void *arg)
 	close(ep);
 }
 
-struct floor_pp *floor_pp_new(bool proc, bool epoll_echo, size_t req, size_t rep)
+static size_t max2(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+static struct floor_pp *pp_new(bool proc, bool epoll_echo, size_t req, size_t rep, size_t req2,
+			       size_t rep2, int sndbuf, unsigned poll_us)
 {
 	struct floor_pp *f = calloc(1, sizeof *f);
 	int sv[2];
@@ -85,12 +123,17 @@ struct floor_pp *floor_pp_new(bool proc, bool epoll_echo, size_t req, size_t rep
 		return NULL;
 	f->req = req;
 	f->rep = rep;
+	f->req2 = req2;
+	f->rep2 = rep2;
 	f->epoll_echo = epoll_echo;
-	size_t n = req > rep ? req : rep;
+	f->poll_us = poll_us;
+	size_t n = max2(max2(req, rep), max2(req2, rep2));
 	f->cbuf = calloc(1, n);
 	f->ebuf = calloc(1, n);
 	if (!f->cbuf || !f->ebuf || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
+	if (sndbuf > 0 && setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
+		setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 	f->fd = sv[0];
 	if (bench_peer_start(&f->peer, proc, sv[1], epoll_echo ? pp_echo_epoll : pp_echo, f) < 0) {
 		close(sv[0]);
@@ -104,11 +147,28 @@ fail:
 	return NULL;
 }
 
+struct floor_pp *floor_pp_new(bool proc, bool epoll_echo, size_t req, size_t rep)
+{
+	return pp_new(proc, epoll_echo, req, rep, 0, 0, 0, 0);
+}
+
+struct floor_pp *floor_pp2_new(bool proc, size_t req, size_t rep, size_t req2, size_t rep2,
+			       int sndbuf, unsigned poll_us)
+{
+	return pp_new(proc, false, req, rep, req2, rep2, sndbuf, poll_us);
+}
+
 int floor_pp_op(void *ctx)
 {
 	struct floor_pp *f = ctx;
 	int rc = bench_write_full(f->fd, f->cbuf, f->req);
-	return rc ? rc : bench_read_full(f->fd, f->cbuf, f->rep);
+	if (rc == 0)
+		rc = bench_read_full(f->fd, f->cbuf, f->rep);
+	if (rc == 0 && f->req2)
+		rc = bench_write_full(f->fd, f->cbuf, f->req2);
+	if (rc == 0 && f->req2)
+		rc = bench_read_full(f->fd, f->cbuf, f->rep2);
+	return rc;
 }
 
 void floor_pp_free(struct floor_pp *f)
@@ -212,4 +272,47 @@ void floor_stream_free(struct floor_stream *f)
 	free(f->cbuf);
 	free(f->wbuf);
 	free(f);
+}
+
+/* ---- a process-shared mutex ---- */
+
+struct mutex_page {
+	pthread_mutex_t mu;
+	uint8_t data[256];
+};
+
+int floor_mutex(size_t batch, size_t nbatch, struct bench_lat *out)
+{
+	struct mutex_page *p =
+		mmap(NULL, sizeof *p, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	int rc = -pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	if (rc == 0)
+		rc = -pthread_mutex_init(&p->mu, &a);
+	pthread_mutexattr_destroy(&a);
+	uint64_t *ns = rc == 0 ? malloc((nbatch ? nbatch : 1) * sizeof *ns) : NULL;
+	if (rc == 0 && !ns)
+		rc = -ENOMEM;
+	for (size_t b = 0; rc == 0 && b <= nbatch; b++) { /* batch 0 warms up, untimed */
+		uint64_t t0 = bench_now_ns();
+		for (size_t i = 0; i < batch; i++) {
+			pthread_mutex_lock(&p->mu);
+			p->data[i % sizeof p->data]++;
+			pthread_mutex_unlock(&p->mu);
+		}
+		if (b)
+			ns[b - 1] = bench_now_ns() - t0;
+	}
+	if (rc == 0) {
+		*out = bench_lat_of(ns, nbatch);
+		out->mean_us /= (double)batch;
+		out->median_us /= (double)batch;
+		pthread_mutex_destroy(&p->mu);
+	}
+	free(ns);
+	munmap(p, sizeof *p);
+	return rc;
 }

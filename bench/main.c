@@ -21,15 +21,20 @@
  * Targets are printed, never enforced: the exit status says only whether
  * every measurement ran.
  *
- * -o export runs, instead of all that, the export comparison (export.c):
- * boxfs serving a host directory against diod serving the same one, over
- * TCP, driven by the client library; `make bench` runs it after the rest.
+ * -o memfile runs, instead of all that, the memfile group (memfile.c): the
+ * critical section "lock, change one byte, unlock" through the memfile client
+ * library against `boxfs serve` speaking smdish, beside two-round-trip socket
+ * floors and a process-shared mutex, plus contention between processes.
+ * -o export runs the export comparison (export.c): boxfs serving a host
+ * directory against diod serving the same one, over TCP, driven by the
+ * client library. `make bench` runs both after the rest.
  *
  * Usage: boxfs-bench [-qv] [-r RUNS] [-n ROUNDTRIPS] [-s FILE_MIB] [-t SECONDS]
  *                    [-x ADDR] [-o NAME]          (-h explains them)
  */
 #include "bench.h"
 #include "export.h"
+#include "memfile.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -242,9 +247,15 @@ static void usage(FILE *out)
 		"  -n  Tgetattr round trips per run (20000)\n"
 		"  -s  size of the file read, MiB (256)\n"
 		"  -t  seconds of streaming per throughput run (1.0)\n"
-		"  -x  use the server at ADDR (unix!/path) instead of a forked one\n"
+		"  -x  use the server at ADDR (unix!/path) instead of a forked one (with\n"
+		"      -o memfile: an smdish server instead of a started boxfs serve)\n"
 		"  -o  only the measurements whose NAME/PARTY (as -v prints them, e.g.\n"
 		"      raw-Tread/process) contains this string: for profiling the server;\n"
+		"      -o memfile: only the memfile critical sections (lock, change a byte,\n"
+		"      unlock; pure lock, ship and shared segments of 1K/64K/1M) against\n"
+		"      socket floors and a shared mutex, and contention of 1, 2 and 4\n"
+		"      processes (-r, default 5 here; -n / 8 sections a row; -t / 2 s a\n"
+		"      contention run; -q and -x apply; about 45 s at the defaults)\n"
 		"      -o export: only boxfs serve -e DIR against diod (needs diod; -r, -s,\n"
 		"      -t and -q apply; about 2 minutes at the defaults)\n"
 		"  -v  print every run's figures (µs mean and median, or MB/s) on stderr\n");
@@ -254,7 +265,7 @@ int main(int argc, char **argv)
 {
 	struct cfg cfg = { .runs = 3, .rtts = 20000, .file_mib = 256, .secs = 1.0 };
 	int opt;
-	bool quick = false;
+	bool quick = false, runs_given = false;
 	while ((opt = getopt(argc, argv, "qr:n:s:t:x:o:vh")) != -1) {
 		switch (opt) {
 		case 'q':
@@ -263,6 +274,7 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			cfg.runs = (unsigned)atoi(optarg);
+			runs_given = true;
 			break;
 		case 'n':
 			cfg.rtts = (size_t)atol(optarg);
@@ -303,6 +315,16 @@ int main(int argc, char **argv)
 		if (erc < 0)
 			fprintf(stderr, "boxfs-bench: export comparison: %s\n", strerror(-erc));
 		return erc < 0 ? 1 : 0;
+	}
+	if (cfg.only && strcmp(cfg.only, "memfile") == 0) {
+		/* More, shorter runs than the rest: placement drifts between them. */
+		unsigned runs = runs_given || quick ? cfg.runs : 5;
+		struct memfile_cfg mc = { runs, cfg.rtts / 8, cfg.secs / 2, cfg.external,
+					  cfg.verbose };
+		int mrc = memfile_bench(&mc);
+		if (mrc < 0)
+			fprintf(stderr, "boxfs-bench: memfile: %s\n", strerror(-mrc));
+		return mrc < 0 ? 1 : 0;
 	}
 	raw9p_getattr_sizes(&req_size, &rep_size);
 

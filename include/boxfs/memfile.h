@@ -2,7 +2,7 @@
  * boxfs/memfile.h — the memfile client: named locks with shared segments,
  * served by a boxfs server's smdish door (docs/protocols/smdish.md).
  *
- *	struct boxfs_mem *m = boxfs_mem_connect("unix!/run/boxfs/mem", NULL);
+ *	struct boxfs_mem *m = boxfs_mem_connect("unix!/run/user/1000/boxfs/mem");
  *	int fd = boxfs_mem_open(m, "counter");
  *	int mapfd;
  *	uint64_t *n = boxfs_mem_mmap(m, fd, sizeof *n, 0, &mapfd);
