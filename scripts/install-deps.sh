@@ -2,7 +2,7 @@
 # Installs the Debian packages boxfs builds and tests with, when missing.
 set -eu
 pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libcmocka-dev
-      libfuse3-dev fuse3 libssl-dev openssl clang-format python3"
+      libfuse3-dev fuse3 libssl-dev openssl clang-format python3 fio sqlite3 git"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -5,15 +5,22 @@
 # boxfs-bench (bench/main.c) measures the core 9P server's Tgetattr round
 # trip and its 1 MiB Tread throughput, each next to a raw Unix-socket floor
 # measured in the same run, and prints them as a table of ratios ending with
-# a one-line summary. Then `boxfs-bench -o export` (bench/export.c) compares
-# `boxfs serve -e DIR` with diod serving the same directory over TCP (about
-# two minutes; skipped, saying so, when diod is not installed). Targets are
-# reported, never enforced: the exit status is non-zero only when a
-# measurement could not run.
+# a one-line summary. Then `boxfs-bench -o memfile` (bench/memfile.c) times
+# memfile critical sections (lock, change a byte, unlock: a pure lock, and
+# 1 KiB to 1 MiB segments in ship and shared mode) through the client library
+# against `boxfs serve` speaking smdish, beside two-round-trip socket floors
+# and a process-shared mutex, with the one-round-trip figures published for
+# Phoenix's memory server and contention between processes (under a minute).
+# Then `boxfs-bench -o export` (bench/export.c) compares `boxfs serve -e DIR`
+# with diod serving the same directory over TCP (about two minutes; skipped,
+# saying so, when diod is not installed). Each group ends with a one-line
+# summary. Targets are reported, never enforced: the exit status is non-zero
+# only when a measurement could not run.
 #
 # Usage: scripts/run-bench.sh [BUILD_DIR [BENCH_OPTIONS...]]
 #        make bench BENCH_ARGS='-v -r 5'     (boxfs-bench -h lists the options)
-# Options with -o run only what -o names (-o export: only the comparison).
+# Options with -o run only what -o names (-o memfile, -o export: only that
+# group).
 set -eu
 build=${1:-build}
 [ $# -gt 0 ] && shift
@@ -24,7 +31,23 @@ ninja -C "$build" bench/boxfs-bench tools/boxfs >/dev/null
 case " ${BENCH_ARGS:-} $* " in
 *" -o"*) ;;
 *)
+	case " ${BENCH_ARGS:-} $* " in
+	*" -x"*)
+		echo "memfile group skipped: -x names a 9P server" \
+			"(-o memfile -x ADDR: an smdish one)"
+		;;
+	*)
+		# shellcheck disable=SC2086
+		"$build/bench/boxfs-bench" ${BENCH_ARGS:-} "$@" -o memfile
+		;;
+	esac
 	# shellcheck disable=SC2086
-	exec "$build/bench/boxfs-bench" ${BENCH_ARGS:-} "$@" -o export
+	"$build/bench/boxfs-bench" ${BENCH_ARGS:-} "$@" -o export
 	;;
+esac
+# Last, `boxfs mount` (FUSE) against the exported directory itself, with fio
+# (scripts/bench-mount.sh); not with -o, which runs only what it names.
+case " ${BENCH_ARGS:-} $* " in
+*" -o"*) ;;
+*) "$(dirname "$0")/bench-mount.sh" "$build" ;;
 esac

@@ -13,6 +13,10 @@ int cmd_client(int argc, char **argv);
 
 int cmd_mem(int argc, char **argv);
 
+/* tools/fuse: the FUSE bridge (a stub that says so when built without FUSE) */
+int cmd_mount(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
+
 /* A default Unix socket, name "9p" or "mem": $XDG_RUNTIME_DIR/boxfs/NAME,
  * else /tmp/boxfs-UID/NAME. With create, makes its directory (mode 0700). */
 int default_address(char *buf, size_t cap, const char *name, bool create);

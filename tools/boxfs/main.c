@@ -34,6 +34,8 @@ static void usage(FILE *out)
 		     "  rm [-r] PATH...       remove files (and directories with -r)\n"
 		     "  mv OLD NEW            rename\n"
 		     "  ln [-s] TARGET NAME   make a hard (or symbolic) link\n"
+		     "  mount [ADDR] DIR      mount the server on DIR through FUSE\n"
+		     "  umount DIR            unmount it\n"
 		     "\n"
 		     "Memfiles (address from -a ADDR, $BOXFS_MEM_ADDRESS, or the default "
 		     "socket):\n"
@@ -123,6 +125,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(verb, "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(verb, "mount") == 0)
+		return cmd_mount(argc - 1, argv + 1);
+	if (strcmp(verb, "umount") == 0)
+		return cmd_umount(argc - 1, argv + 1);
 	if (strcmp(verb, "mem") == 0)
 		return cmd_mem(argc - 1, argv + 1);
 	return cmd_client(argc - 1, argv + 1);

@@ -521,9 +521,10 @@ static int h_setattr(void *aux, struct boxfs_call *c, void *node, void *fh,
 			ts[1] = sa->mtime;
 		if (sa->valid & BOXFS_SET_MTIME_NOW)
 			ts[1].tv_nsec = UTIME_NOW;
-		if (link)
-			return -EOPNOTSUPP;
-		if (utimensat(AT_FDCWD, path, ts, 0) < 0)
+		/* a symbolic link's own times, through its O_PATH descriptor */
+		if (link && utimensat(n->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			return errno == EINVAL ? -EOPNOTSUPP : -errno;
+		if (!link && utimensat(AT_FDCWD, path, ts, 0) < 0)
 			return -errno;
 	}
 	return h_getattr(aux, c, node, fh, a);
