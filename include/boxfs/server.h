@@ -37,8 +37,8 @@ struct boxfs_server_opts {
 	FILE *debug;	       /* when set, every message in and out, one line each */
 	bool trust_uname;      /* act as the 9P uname/n_uname on TCP (default: true);
 				* on Unix sockets a non-root peer is always itself */
-	int poll_us;	       /* after moving bulk data, poll this long before sleeping:
-				* 0 means 50 µs, negative means never */
+	int poll_us;	       /* after bulk data and TCP requests, poll this long before
+				* sleeping: 0 means 50 µs, negative means never */
 	/* TLS listeners (tls!host!port): PEM files of the certificate chain and
 	 * its key, and, when tls_ca is set, the CAs that must have signed every
 	 * client's certificate (none is required otherwise). Read by the first

@@ -233,7 +233,7 @@ void bx_conn_sendv_fd(struct bx_conn *c, const struct iovec *iov, int n, int fd)
 	for (int i = 0; i < n; i++)
 		len += iov[i].iov_len;
 	if (len >= BULK)
-		atomic_store_explicit(&c->srv->bulk, true, memory_order_relaxed);
+		atomic_store_explicit(&c->srv->poll_hint, true, memory_order_relaxed);
 	pthread_mutex_lock(&c->wmu);
 	if (c->dead)
 		goto out;
@@ -406,8 +406,8 @@ static void conn_read(struct bx_conn *c)
 	c->inlen += (size_t)n;
 	bx_conn_get(c);
 	conn_frames(c);
-	if (n >= BULK || c->inlen)
-		atomic_store_explicit(&c->srv->bulk, true, memory_order_relaxed);
+	if (n >= BULK || c->inlen || !c->local)
+		atomic_store_explicit(&c->srv->poll_hint, true, memory_order_relaxed);
 	bx_conn_put(&c);
 }
 
@@ -694,17 +694,21 @@ static void do_accept(struct bx_server *srv, struct listener *l)
 /* ---- the loop ---- */
 
 /*
- * Waits for events. Right after moving bulk data (a read that left a frame
- * incomplete or took BULK bytes or more, a reply of BULK bytes or more) it
- * polls for up to opts.poll_us before it sleeps: the rest of a large frame,
- * or the next request of a client busy copying, then finds the loop awake,
- * which saves the wake-up of a sleeping thread (tens of microseconds on a
- * virtual machine). After small exchanges it sleeps at once: a client that
- * blocks for each reply and a server that sleeps for each request then
- * hand over on one CPU, the fastest way of all, while a polling server
- * would push the client's wake-ups onto another CPU. It does not poll while
- * workers have requests to run: on a machine of few cores they need the
- * time more.
+ * Waits for events. When the last ones asked for it (poll_hint) it polls
+ * for up to opts.poll_us before it sleeps, so that what comes next finds the
+ * loop awake, which saves the wake-up of a sleeping thread (tens of
+ * microseconds on a virtual machine). It asks for it
+ *   - after bulk data (a read that left a frame incomplete or took BULK
+ *     bytes or more, a reply of BULK bytes or more): the rest of a large
+ *     frame, or the next request of a client busy copying, comes soon;
+ *   - after any request on TCP, whose loopback hand-overs wake the loop
+ *     from another context.
+ * After small exchanges on a Unix socket it sleeps at once: a client that
+ * blocks for each reply and a loop that sleeps for each request then hand
+ * over on one CPU (the kernel's synchronous wake-ups), the fastest way of
+ * all, where a polling loop would push each of the client's wake-ups onto
+ * another CPU. It does not poll while workers have requests to run: on a
+ * machine of few cores they need the time more.
  */
 static int wait_events(struct bx_server *srv, struct epoll_event *evs, int max, bool busy)
 {
@@ -729,7 +733,8 @@ int boxfs_server_run(struct boxfs_server *s)
 	bool busy = false;
 	while (!atomic_load(&srv->stopping)) {
 		int n = wait_events(srv, evs, 64, busy);
-		busy = n > 0 && atomic_exchange_explicit(&srv->bulk, false, memory_order_relaxed);
+		busy = n > 0 &&
+		       atomic_exchange_explicit(&srv->poll_hint, false, memory_order_relaxed);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

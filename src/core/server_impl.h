@@ -100,7 +100,7 @@ struct bx_server {
 	pthread_t *workers;
 	unsigned nworkers, idle_workers;
 	atomic_uint pending; /* submitted and not finished: the loop polls only at 0 */
-	atomic_bool bulk; /* bulk data moved since the loop last looked */
+	atomic_bool poll_hint; /* the loop should poll before sleeping (see wait_events) */
 	bool pool_stop;
 };
 
