@@ -860,11 +860,15 @@ static enum where where_to_run(struct p9conn *pc, const struct p9_fcall *in)
 	if (f) {
 		unsigned flags = f->v->mnt->fs->flags;
 		bool tryable = in->type == P9_Tread || in->type == P9_Twrite ||
-			       in->type == P9_Tgetattr || (in->type == P9_Twalk && pc->all_try);
+			       in->type == P9_Tgetattr;
 		/* dropping a fid that was only walked gives back a node: never a wait */
 		bool plain_clunk = in->type == P9_Tclunk && !f->open && f->kind == FID_FILE;
 		if ((flags & BOXFS_FS_INLINE) && in->type != P9_Twalk)
 			w = RUN_HERE;
+		else if (in->type == P9_Twalk)
+			/* a walk may cross into any mount: tried here when every
+			 * backend allows that */
+			w = pc->all_try ? RUN_TRY : RUN_POOL;
 		else if ((flags & BOXFS_FS_TRY_INLINE) && plain_clunk)
 			w = RUN_HERE;
 		else if ((flags & BOXFS_FS_TRY_INLINE) && tryable)
