@@ -209,7 +209,8 @@ static int become(struct hostfs *fs, struct boxfs_call *c)
 		want.gid = fs->squash_gid;
 	} else {
 		want.ngroups = cr->ngroups < 64 ? cr->ngroups : 64;
-		memcpy(want.groups, cr->groups, want.ngroups * sizeof want.groups[0]);
+		if (want.ngroups) /* groups may be NULL when there are none */
+			memcpy(want.groups, cr->groups, want.ngroups * sizeof want.groups[0]);
 	}
 	if (held.set && held.uid == want.uid && held.gid == want.gid &&
 	    held.ngroups == want.ngroups &&
