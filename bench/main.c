@@ -34,7 +34,9 @@
  */
 #include "bench.h"
 #include "export.h"
+#include "idl.h"
 #include "memfile.h"
+#include "rio.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -256,6 +258,8 @@ static void usage(FILE *out)
 		"      socket floors and a shared mutex, and contention of 1, 2 and 4\n"
 		"      processes (-r, default 5 here; -n / 8 sections a row; -t / 2 s a\n"
 		"      contention run; -q and -x apply; about 45 s at the defaults)\n"
+		"      -o rio: only a 1 GiB host file read through rio, by VMOFILE and by\n"
+		"      READ messages, against a native read (-r, default 5; -q: 16 MiB)\n"
 		"      -o export: only boxfs serve -e DIR against diod (needs diod; -r, -s,\n"
 		"      -t and -q apply; about 2 minutes at the defaults)\n"
 		"  -v  print every run's figures (µs mean and median, or MB/s) on stderr\n");
@@ -315,6 +319,22 @@ int main(int argc, char **argv)
 		if (erc < 0)
 			fprintf(stderr, "boxfs-bench: export comparison: %s\n", strerror(-erc));
 		return erc < 0 ? 1 : 0;
+	}
+	if (cfg.only && strcmp(cfg.only, "idl") == 0) {
+		struct idl_cfg ic = { runs_given || quick ? cfg.runs : 5, cfg.rtts / 4,
+				      cfg.external, cfg.verbose };
+		int irc = idl_bench(&ic);
+		if (irc < 0)
+			fprintf(stderr, "boxfs-bench: idl: %s\n", strerror(-irc));
+		return irc < 0 ? 1 : 0;
+	}
+	if (cfg.only && strcmp(cfg.only, "rio") == 0) {
+		struct rio_cfg rc = { runs_given || quick ? cfg.runs : 5,
+				      quick ? cfg.file_mib : 1024, cfg.verbose };
+		int rrc = rio_bench(&rc);
+		if (rrc < 0)
+			fprintf(stderr, "boxfs-bench: rio: %s\n", strerror(-rrc));
+		return rrc < 0 ? 1 : 0;
 	}
 	if (cfg.only && strcmp(cfg.only, "memfile") == 0) {
 		/* More, shorter runs than the rest: placement drifts between them. */

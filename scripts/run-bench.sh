@@ -11,6 +11,9 @@
 # against `boxfs serve` speaking smdish, beside two-round-trip socket floors
 # and a process-shared mutex, with the one-round-trip figures published for
 # Phoenix's memory server and contention between processes (under a minute).
+# Then `boxfs-bench -o rio` (bench/rio.c) reads a 1 GiB host file through a
+# rio door, by VMOFILE and by READ messages, against a native read of the
+# same file, interleaved run by run (target: VMOFILE at least 0.9x native).
 # Then `boxfs-bench -o export` (bench/export.c) compares `boxfs serve -e DIR`
 # with diod serving the same directory over TCP (about two minutes; skipped,
 # saying so, when diod is not installed). Each group ends with a one-line
@@ -39,6 +42,10 @@ case " ${BENCH_ARGS:-} $* " in
 	*)
 		# shellcheck disable=SC2086
 		"$build/bench/boxfs-bench" ${BENCH_ARGS:-} "$@" -o memfile
+		# shellcheck disable=SC2086
+		"$build/bench/boxfs-bench" ${BENCH_ARGS:-} "$@" -o rio
+		# shellcheck disable=SC2086
+		"$build/bench/boxfs-bench" ${BENCH_ARGS:-} "$@" -o idl
 		;;
 	esac
 	# shellcheck disable=SC2086

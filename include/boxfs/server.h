@@ -74,6 +74,14 @@ BOXFS_API int boxfs_server_listen(struct boxfs_server *srv, const char *door, co
  * the descriptors from then on. Answers 0 or -errno. */
 BOXFS_API int boxfs_server_serve_fds(struct boxfs_server *srv, const char *door, int rfd, int wfd);
 
+/*
+ * rio forwarding: an OPEN through the rio door whose path crosses path goes,
+ * with the client's channel, to the rio server at dial (a unix! address),
+ * which answers the client directly (docs/protocols/rio.md). 0 or -errno.
+ * Call before serving.
+ */
+BOXFS_API int boxfs_server_forward(struct boxfs_server *srv, const char *path, const char *dial);
+
 /* The dial string of the i-th listener (port numbers resolved), or NULL. */
 BOXFS_API const char *boxfs_server_address(struct boxfs_server *srv, unsigned i);
 

@@ -114,9 +114,9 @@ int bx_addr_parse(struct bx_addr *a, const char *dial)
 	return -EINVAL;
 }
 
-static int new_socket(const struct bx_addr *a)
+static int new_socket(const struct bx_addr *a, int type)
 {
-	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(a->sa.ss_family, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (a->net == BX_NET_TCP || a->net == BX_NET_TLS) {
@@ -128,6 +128,11 @@ static int new_socket(const struct bx_addr *a)
 
 int bx_dial(const char *dial)
 {
+	return bx_dial_type(dial, SOCK_STREAM);
+}
+
+int bx_dial_type(const char *dial, int type)
+{
 	struct bx_addr a;
 	int r = bx_addr_parse(&a, dial);
 	if (r < 0)
@@ -136,7 +141,9 @@ int bx_dial(const char *dial)
 		return -EINVAL;
 	if (a.net == BX_NET_TLS && (r = bx_tls_client_ready()) < 0)
 		return r;
-	int fd = new_socket(&a);
+	if (type != SOCK_STREAM && a.net != BX_NET_UNIX)
+		return -EPROTOTYPE;
+	int fd = new_socket(&a, type);
 	if (fd < 0)
 		return fd;
 	while (connect(fd, (struct sockaddr *)&a.sa, a.salen) < 0) {
@@ -150,9 +157,9 @@ int bx_dial(const char *dial)
 }
 
 /* True when someone accepts connections on the Unix socket path. */
-static bool unix_in_use(const struct bx_addr *a)
+static bool unix_in_use(const struct bx_addr *a, int type)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
 	bool used = connect(fd, (const struct sockaddr *)&a->sa, a->salen) == 0;
@@ -162,13 +169,18 @@ static bool unix_in_use(const struct bx_addr *a)
 
 int bx_announce(const char *dial)
 {
+	return bx_announce_type(dial, SOCK_STREAM);
+}
+
+int bx_announce_type(const char *dial, int type)
+{
 	struct bx_addr a;
 	int r = bx_addr_parse(&a, dial);
 	if (r < 0)
 		return r;
-	if (a.net == BX_NET_FD)
+	if (a.net == BX_NET_FD || (type != SOCK_STREAM && a.net != BX_NET_UNIX))
 		return -EINVAL;
-	int fd = new_socket(&a);
+	int fd = new_socket(&a, type);
 	if (fd < 0)
 		return fd;
 	if (a.net == BX_NET_TCP || a.net == BX_NET_TLS) {
@@ -183,7 +195,7 @@ int bx_announce(const char *dial)
 		struct stat st;
 		/* only a stale socket is replaced; any other file stays */
 		if (un->sun_path[0] && lstat(un->sun_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-		    !unix_in_use(&a)) {
+		    !unix_in_use(&a, type)) {
 			unlink(un->sun_path);
 			r = bind(fd, (struct sockaddr *)&a.sa, a.salen);
 		}

@@ -39,6 +39,10 @@ int bx_addr_parse(struct bx_addr *a, const char *dial);
  */
 int bx_dial(const char *dial);
 
+/* bx_dial with a socket type: SOCK_SEQPACKET works for unix! addresses only
+ * (-EPROTOTYPE for others). */
+int bx_dial_type(const char *dial, int type);
+
 /*
  * A listening close-on-exec socket for a dial string, or -errno. A Unix
  * socket that exists but has nobody listening is replaced; one that is in
@@ -47,6 +51,10 @@ int bx_dial(const char *dial);
  * TLS on what it accepts.
  */
 int bx_announce(const char *dial);
+
+/* bx_announce with a socket type: SOCK_SEQPACKET for unix! addresses only
+ * (-EINVAL for others). */
+int bx_announce_type(const char *dial, int type);
 
 /* Formats the address a listening socket is bound to as a dial string
  * (port 0 becomes the real port), tcp! for TCP. Answers 0 or -errno. */

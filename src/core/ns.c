@@ -271,6 +271,11 @@ int bx_fs_fsync(struct boxfs_call *c, struct bx_vnode *v, void *fh, bool datasyn
 	FS_CALL(v, fsync, 0, c, v->node, fh, datasync);
 }
 
+int bx_fs_export_fd(struct boxfs_call *c, struct bx_vnode *v, void *fh, int flags)
+{
+	FS_CALL(v, export_fd, -EOPNOTSUPP, c, v->node, fh, flags);
+}
+
 int bx_fs_statfs(struct boxfs_call *c, struct bx_vnode *v, struct boxfs_statfs *st)
 {
 	memset(st, 0, sizeof *st);

@@ -117,6 +117,8 @@ int bx_fs_rename(struct boxfs_call *c, struct bx_vnode *odir, const char *oname,
 ssize_t bx_fs_readlink(struct boxfs_call *c, struct bx_vnode *v, char *buf, size_t cap);
 int bx_fs_fsync(struct boxfs_call *c, struct bx_vnode *v, void *fh, bool datasync);
 int bx_fs_statfs(struct boxfs_call *c, struct bx_vnode *v, struct boxfs_statfs *st);
+/* A real descriptor for the open file fh (the caller's), or -EOPNOTSUPP. */
+int bx_fs_export_fd(struct boxfs_call *c, struct bx_vnode *v, void *fh, int flags);
 ssize_t bx_fs_getxattr(struct boxfs_call *c, struct bx_vnode *v, const char *name, void *buf,
 		       size_t cap);
 int bx_fs_setxattr(struct boxfs_call *c, struct bx_vnode *v, const char *name, const void *val,

@@ -20,6 +20,13 @@
  *     that order on the wire. The loop thread drains the queue on EPOLLOUT.
  *   - Back-pressure: while more than opts.max_conn_queue bytes wait in a
  *     connection's queue, the loop stops reading from it.
+ *   - Packet doors (BX_DOOR_PACKETS, rio): the loop reads each message
+ *     with recvmsg, so one SOCK_SEQPACKET message is one frame, and the
+ *     descriptors that came with it (SCM_RIGHTS) wait in c->rxfds during
+ *     the door's frame call; what the door does not take is closed after
+ *     it. A door may also make connections itself from descriptors it
+ *     received (bx_conn_adopt, then bx_conn_start once its state is set),
+ *     from any thread. Stream doors are read as before.
  *   - Lifetime: a connection is reference counted; the loop holds one while
  *     it is open and each request in flight holds one. Hang-up (EOF, error,
  *     broken framing) removes it from the epoll set and tells the door,
@@ -75,7 +82,12 @@ enum { BULK = 16 * 1024 };
 
 static const struct bx_door *find_door(const char *name)
 {
-	static const struct bx_door *const doors[] = { &bx_door_9p, &bx_door_smdish };
+	static const struct bx_door *const doors[] = {
+		&bx_door_9p,
+		&bx_door_smdish,
+		&bx_door_rio,
+		&bx_door_idl,
+	};
 	for (size_t i = 0; i < sizeof doors / sizeof doors[0]; i++)
 		if (strcmp(doors[i]->name, name) == 0)
 			return doors[i];
@@ -390,8 +402,73 @@ static void conn_frames(struct bx_conn *c)
 	}
 }
 
+/* Hands the packet in c->in to the door, then closes the descriptors it
+ * left. */
+static void packet_frame(struct bx_conn *c, size_t len)
+{
+	c->door->frame(c, c->in, len);
+	for (unsigned i = 0; i < c->nrxfds; i++)
+		if (c->rxfds[i] >= 0)
+			close(c->rxfds[i]);
+	c->nrxfds = 0;
+}
+
+/* A packet door's socket is readable: one frame per message, with its
+ * descriptors. A truncated message, or one bringing too many descriptors,
+ * breaks the framing and closes the connection. */
+static void conn_read_packets(struct bx_conn *c)
+{
+	bx_conn_get(c);
+	for (int i = 0; i < 32 && !c->closing; i++) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(BX_RXFDS * sizeof(int))];
+		} cm;
+		struct iovec iov = { .iov_base = c->in, .iov_len = c->incap };
+		struct msghdr m = { .msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cm.buf,
+				    .msg_controllen = sizeof cm.buf };
+		ssize_t n = recvmsg(c->rfd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		bool bad = n <= 0 || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+			   (size_t)n > c->max_frame;
+		c->nrxfds = 0;
+		for (struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL; h;
+		     h = CMSG_NXTHDR(&m, h)) {
+			if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t j = 0; j < k; j++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(h) + j * sizeof fd, sizeof fd);
+				if (c->nrxfds < BX_RXFDS)
+					c->rxfds[c->nrxfds++] = fd;
+				else
+					close(fd), bad = true;
+			}
+		}
+		if (bad) {
+			for (unsigned j = 0; j < c->nrxfds; j++)
+				close(c->rxfds[j]);
+			c->nrxfds = 0;
+			conn_close(c);
+			break;
+		}
+		packet_frame(c, (size_t)n);
+	}
+	if (!c->local)
+		atomic_store_explicit(&c->srv->poll_hint, true, memory_order_relaxed);
+	bx_conn_put(&c);
+}
+
 static void conn_read(struct bx_conn *c)
 {
+	if (c->door->flags & BX_DOOR_PACKETS) {
+		conn_read_packets(c);
+		return;
+	}
 	if (c->inlen == c->incap) { /* cannot happen after conn_frames; be safe */
 		conn_close(c);
 		return;
@@ -538,6 +615,17 @@ struct bx_conn *bx_conn_detached(struct bx_server *srv, const char *door_name, i
 void bx_conn_feed(struct bx_conn *c, const uint8_t *buf, size_t len)
 {
 	bx_conn_get(c);
+	if (c->door->flags & BX_DOOR_PACKETS) { /* one packet, no descriptors */
+		if (len > c->max_frame || len > c->incap || len == 0) {
+			conn_close(c);
+		} else if (!c->closing) {
+			memcpy(c->in, buf, len);
+			c->nrxfds = 0;
+			packet_frame(c, len);
+		}
+		bx_conn_put(&c);
+		return;
+	}
 	while (len && !c->closing) {
 		size_t room = c->incap - c->inlen;
 		size_t n = len < room ? len : room;
@@ -550,6 +638,33 @@ void bx_conn_feed(struct bx_conn *c, const uint8_t *buf, size_t len)
 			break; /* cannot happen: conn_frames makes room for a frame */
 	}
 	bx_conn_put(&c);
+}
+
+struct bx_conn *bx_conn_adopt(struct bx_server *srv, const struct bx_door *door, int fd, int *err)
+{
+	struct bx_conn *c = conn_new(srv, door, fd, fd, err);
+	if (!c)
+		return NULL;
+	c->is_socket = true;
+	c->local = true;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return bx_conn_get(c); /* the caller's; the first is the loop's */
+}
+
+int bx_conn_start(struct bx_conn **cp)
+{
+	struct bx_conn *c = *cp;
+	int r = 0;
+	pthread_mutex_lock(&c->wmu);
+	c->events = EPOLLIN | EPOLLRDHUP | (c->qhead ? EPOLLOUT : 0);
+	struct epoll_event ev = { .events = c->events, .data.ptr = c };
+	if (epoll_ctl(c->srv->epfd, EPOLL_CTL_ADD, c->rfd, &ev) < 0)
+		r = -errno;
+	pthread_mutex_unlock(&c->wmu);
+	if (r < 0)
+		conn_close(c);
+	bx_conn_put(cp);
+	return r;
 }
 
 void bx_conn_hangup(struct bx_conn *c)
@@ -605,7 +720,12 @@ int boxfs_server_listen(struct boxfs_server *s, const char *door_name, const cha
 	struct listener *l = calloc(1, sizeof *l);
 	if (!l)
 		return -ENOMEM;
-	l->fd = bx_announce(dial);
+	bool packets = (door->flags & BX_DOOR_PACKETS) != 0;
+	if (packets && a.net != BX_NET_UNIX) {
+		free(l);
+		return -EPROTONOSUPPORT; /* packets and descriptors need a Unix socket */
+	}
+	l->fd = bx_announce_type(dial, packets ? SOCK_SEQPACKET : SOCK_STREAM);
 	if (l->fd < 0) {
 		r = l->fd;
 		free(l);
@@ -896,6 +1016,7 @@ void boxfs_server_free(struct boxfs_server *s)
 		close(l->fd);
 		free(l);
 	}
+	bx_rio_fwd_free(srv);
 	bx_tokens_free(srv->tokens); /* records may hold backend objects */
 	bx_ns_free(srv->ns);
 	bx_locks_free(srv->locks);

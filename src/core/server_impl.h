@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 struct bx_conn;
+struct bx_rio_fwd;
 
 /*
  * A door: one protocol's framing and request handling. All callbacks but
@@ -24,6 +25,7 @@ struct bx_conn;
  */
 struct bx_door {
 	const char *name;
+	unsigned flags;	 /* BX_DOOR_* */
 	size_t hdr_size; /* bytes needed before frame_size can answer */
 	/* The size of the frame whose header is at hdr, or -errno to close. */
 	ssize_t (*frame_size)(struct bx_conn *c, const uint8_t *hdr);
@@ -41,6 +43,19 @@ struct bx_door {
 	 * it needs is mounted); 0 or -errno, asked before listening. */
 	int (*usable)(struct bx_server *srv);
 };
+
+/* Door flags. */
+enum {
+	/* Packets, not a byte stream: the door's Unix listeners are
+	 * SOCK_SEQPACKET, each message read is one frame (frame_size is not
+	 * called; a truncated message closes the connection), and descriptors
+	 * that came with it (SCM_RIGHTS) are in c->rxfds during the frame
+	 * call. */
+	BX_DOOR_PACKETS = 1 << 0,
+};
+
+/* Descriptors one packet may bring (more close the connection). */
+enum { BX_RXFDS = 4 };
 
 struct bx_obuf;
 
@@ -64,6 +79,11 @@ struct bx_conn {
 	/* input, loop thread only */
 	uint8_t *in;
 	size_t inlen, incap;
+	/* BX_DOOR_PACKETS: the descriptors that came with the frame being
+	 * handled. A door that keeps one sets its slot to -1; the loop closes
+	 * the others after the frame call. */
+	int rxfds[BX_RXFDS];
+	unsigned nrxfds;
 
 	/* output, under wmu */
 	pthread_mutex_t wmu;
@@ -78,7 +98,8 @@ struct bx_server {
 	struct bx_ns *ns;
 	struct bx_locks *locks;
 	struct bx_tokens *tokens;
-	struct bx_tls_server *tls; /* made by the first TLS listener, under mu */
+	struct bx_tls_server *tls;  /* made by the first TLS listener, under mu */
+	struct bx_rio_fwd *rio_fwd; /* rio forwards (door/rio), freed with the server */
 	int epfd;
 	int evfd; /* stop and wake-ups */
 	atomic_bool stopping;
@@ -99,7 +120,7 @@ struct bx_server {
 	struct work *work_head, *work_tail;
 	pthread_t *workers;
 	unsigned nworkers, idle_workers;
-	atomic_uint pending; /* submitted and not finished: the loop polls only at 0 */
+	atomic_uint pending;   /* submitted and not finished: the loop polls only at 0 */
 	atomic_bool poll_hint; /* the loop should poll before sleeping (see wait_events) */
 	bool pool_stop;
 };
@@ -138,6 +159,23 @@ static inline bool bx_conn_unix(const struct bx_conn *c)
  * protocol). Loop thread only, from within the door's frame callback. */
 void bx_conn_close(struct bx_conn *c);
 
+/*
+ * A new connection of door on the connected socket fd (consumed, also on
+ * failure), for a door that makes connections itself (rio's OPEN). It is
+ * entered in the server's list and opened by the door, but not yet read:
+ * the caller, holding the reference answered, finishes c->door_state and
+ * calls bx_conn_start. NULL with *err (-ENOMEM, -EMFILE) on failure. Any
+ * thread.
+ */
+struct bx_conn *bx_conn_adopt(struct bx_server *srv, const struct bx_door *door, int fd, int *err);
+
+/* Starts reading c and drops the caller's reference (*c becomes NULL).
+ * 0, or -errno and the connection is hung up. Any thread. */
+int bx_conn_start(struct bx_conn **c);
+
+/* Frees srv->rio_fwd (src/door/rio). */
+void bx_rio_fwd_free(struct bx_server *srv);
+
 /* Runs fn(arg) on a worker thread. 0 or -ENOMEM. */
 int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg);
 
@@ -154,5 +192,7 @@ void bx_conn_hangup(struct bx_conn *c);
 /* The doors. */
 extern const struct bx_door bx_door_9p;
 extern const struct bx_door bx_door_smdish;
+extern const struct bx_door bx_door_idl;
+extern const struct bx_door bx_door_rio;
 
 #endif

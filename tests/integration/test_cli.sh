@@ -40,7 +40,7 @@ t "mkdir without -p in a missing directory fails" 'fails /x/y && grep -q "No suc
 run mkdir -a "$A" /m1 /m2
 t "mkdir makes several directories" '[ $st -eq 0 ]'
 run ls -a "$A" /
-t "ls / lists sorted names" '[ "$(out | tr "\n" " ")" = "a m1 m2 mem " ]'
+t "ls / lists sorted names" '[ "$(out | tr "\n" " ")" = "a dev m1 m2 mem srv task " ]'
 
 # ---- write, cat, append, xwrite, create ----
 
@@ -172,7 +172,7 @@ t "rm of a missing file fails, naming it" 'fails /a/h && grep -q "No such file" 
 run rm -a "$A" -r /a
 t "rm -r removes a tree" '[ $st -eq 0 ] && [ ! -s "$T/err" ]'
 run ls -a "$A" /
-t "the tree is gone" '[ "$(out | tr "\n" " ")" = "m2 mem " ]'
+t "the tree is gone" '[ "$(out | tr "\n" " ")" = "dev m2 mem srv task " ]'
 run rm -a "$A" -r /a
 t "rm -r of a missing path fails" 'fails /a'
 
@@ -217,13 +217,13 @@ t "-h prints usage" '[ $st -eq 0 ] && out | head -1 | grep -q "^usage:"'
 # ---- addresses ----
 
 run -a "$A" ls /
-t "-a before the verb" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "m2 mem " ]'
+t "-a before the verb" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "dev m2 mem srv task " ]'
 st=; BOXFS_ADDRESS=$A timeout 20 "$B" ls / </dev/null >"$T/out" 2>"$T/err"
 st=$?
-t "\$BOXFS_ADDRESS" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "m2 mem " ]'
+t "\$BOXFS_ADDRESS" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "dev m2 mem srv task " ]'
 st=; BOXFS_ADDRESS="unix!$T/nosock" timeout 20 "$B" ls -a "$A" / </dev/null >"$T/out" 2>"$T/err"
 st=$?
-t "-a overrides \$BOXFS_ADDRESS" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "m2 mem " ]'
+t "-a overrides \$BOXFS_ADDRESS" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "dev m2 mem srv task " ]'
 run ls -a "unix!$T/nosock" /
 t "no server: status 1, message names the address" \
 	'[ $st -eq 1 ] && grep -qF "cannot connect to unix!$T/nosock" "$T/err"'
@@ -268,7 +268,7 @@ run serve -l "unix!$T/sock"
 t "a second server on a busy socket fails with status 1" \
 	'[ $st -eq 1 ] && grep -q "Address already in use" "$T/err"'
 run ls -a "$A" /
-t "the first server still answers on its socket" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "m2 mem " ]'
+t "the first server still answers on its socket" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "dev m2 mem srv task " ]'
 stop_server "$S"
 t "serve exits 0 on SIGTERM" '[ "$sst" = 0 ]'
 t "serve kept the files beside its socket" \
@@ -312,7 +312,7 @@ run cat -a "$E" -A one /sub/file
 t "a named export is attached by its name" '[ $st -eq 0 ] && [ "$(out)" = exported ]'
 run ls -a "$E" /
 t "named exports sit beside the RAM tree and the memfiles" \
-	'[ "$(out | tr "\n" " ")" = "mem one two " ]'
+	'[ "$(out | tr "\n" " ")" = "dev mem one srv task two " ]'
 stop_server "$spid"
 run serve --export "$T/nonexistent" -l "unix!$T/esock2"
 t "exporting a missing directory fails clearly" '[ $st -eq 1 ] && grep -q "nonexistent" "$T/err"'
@@ -329,7 +329,7 @@ t "serve with no -l listens on \$XDG_RUNTIME_DIR/boxfs/9p" \
 	 { sed "s/^/#   serve.out: /" "$T/serve.out"; false; }'
 run mkdir /def
 run ls /
-t "client verbs default to the same socket" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "def mem " ]'
+t "client verbs default to the same socket" '[ $st -eq 0 ] && [ "$(out | tr "\n" " ")" = "def dev mem srv task " ]'
 stop_server "$spid"
 t "that server exits 0 on SIGTERM too" '[ "$sst" = 0 ]'
 t "and keeps its socket directory" '[ -d "$T/run/boxfs" ]'

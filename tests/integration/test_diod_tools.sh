@@ -82,7 +82,7 @@ t "the boxfs command filled the tree" \
 
 dls -a / /
 t "diodls / shows the top directory and the memfiles" \
-	'[ $st -eq 0 ] && [ "$(names)" = "mem top " ]'
+	'[ $st -eq 0 ] && [ "$(names)" = "dev mem srv task top " ]'
 dls -a / /top
 t "diodls lists a directory's names" '[ $st -eq 0 ] && [ "$(names)" = "big hello many sub " ]'
 dls -a / -l /top

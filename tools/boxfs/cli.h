@@ -12,6 +12,8 @@ int cmd_serve(int argc, char **argv);
 int cmd_client(int argc, char **argv);
 
 int cmd_mem(int argc, char **argv);
+int cmd_idl(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* tools/fuse: the FUSE bridge (a stub that says so when built without FUSE) */
 int cmd_mount(int argc, char **argv);

@@ -20,6 +20,7 @@ static void usage(FILE *out)
 		     "\n"
 		     "Serving:\n"
 		     "  serve       serve a RAM tree (and more) over 9P\n"
+		     "  run [--ns FILE] -- PROGRAM ARGS...   run a program with served paths\n"
 		     "\n"
 		     "Client verbs (server address from -a ADDR, $BOXFS_ADDRESS, or the default "
 		     "socket):\n"
@@ -40,6 +41,10 @@ static void usage(FILE *out)
 		     "Memfiles (address from -a ADDR, $BOXFS_MEM_ADDRESS, or the default "
 		     "socket):\n"
 		     "  mem list|cat|write|hold|lock|session ...\n"
+		     "\n"
+		     "Resea's interfaces (address from -a ADDR, $BOXFS_IDL_ADDRESS, or the "
+		     "default socket):\n"
+		     "  idl list|call|watch ...\n"
 		     "\n"
 		     "`boxfs VERB --help` tells more; see boxfs(1).\n");
 }
@@ -102,8 +107,9 @@ int main(int argc, char **argv)
 {
 	/* `boxfs -a ADDR VERB ...` is `boxfs VERB -a ADDR ...` */
 	if (argc > 3 && strcmp(argv[1], "-a") == 0) {
-		setenv(argc > 3 && strcmp(argv[3], "mem") == 0 ? "BOXFS_MEM_ADDRESS"
-							       : "BOXFS_ADDRESS",
+		setenv(strcmp(argv[3], "mem") == 0   ? "BOXFS_MEM_ADDRESS"
+		       : strcmp(argv[3], "idl") == 0 ? "BOXFS_IDL_ADDRESS"
+						     : "BOXFS_ADDRESS",
 		       argv[2], 1);
 		argv[2] = argv[0];
 		argv += 2;
@@ -131,5 +137,9 @@ int main(int argc, char **argv)
 		return cmd_umount(argc - 1, argv + 1);
 	if (strcmp(verb, "mem") == 0)
 		return cmd_mem(argc - 1, argv + 1);
+	if (strcmp(verb, "idl") == 0)
+		return cmd_idl(argc - 1, argv + 1);
+	if (strcmp(verb, "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
 	return cmd_client(argc - 1, argv + 1);
 }

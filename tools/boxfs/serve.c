@@ -5,6 +5,7 @@
 
 #include <boxfs/hostfs.h>
 #include <boxfs/memfs.h>
+#include <boxfs/svcfs.h>
 #include <boxfs/ramfs.h>
 #include <boxfs/server.h>
 #include <boxfs/tls.h>
@@ -33,7 +34,8 @@ static void serve_usage(FILE *out)
 		"Serves a RAM file tree, or host directories, over 9P (9P2000, 9P2000.u and\n"
 		"9P2000.L) until interrupted, with memfiles at /mem, also served over smdish.\n"
 		"With no --listen it listens on the default Unix sockets ($XDG_RUNTIME_DIR/\n"
-		"boxfs/9p, and boxfs/mem for smdish) and prints their addresses.\n"
+		"boxfs/9p, boxfs/mem for smdish, boxfs/idl for the idl door) and prints\n"
+		"their addresses. Resea's services are mounted at /srv, /task and /dev.\n"
 		"\n"
 		"  -e, --export [NAME=]DIR   serve DIR: as the root, or with NAME as /NAME\n"
 		"                            beside the RAM tree (aname NAME); repeatable\n"
@@ -42,7 +44,9 @@ static void serve_usage(FILE *out)
 		"      --allow-special       exports list and create device nodes, FIFOs and\n"
 		"                            sockets (never opened either way)\n"
 		"  -l, --listen [DOOR=]ADDR  listen on ADDR (repeatable); DOOR is 9p (the\n"
-		"                            default) or smdish\n"
+		"                            default), smdish, idl or rio\n"
+		"      --forward PATH=ADDR   rio: pass OPENs below PATH, with their channel,\n"
+		"                            to the rio server at ADDR (repeatable)\n"
 		"                            ADDR: unix!/path, unix!@name, tcp!host!port,\n"
 		"                            tls!host!port (TLS 1.3 over TCP), fd!R!W\n"
 		"      --tls-cert FILE       the certificate chain tls! listeners present (PEM)\n"
@@ -61,6 +65,8 @@ static void serve_usage(FILE *out)
 		"      --no-trust-uname      on TCP, act as nobody instead of the attach name\n"
 		"      --max-segment SIZE    largest memfile segment (default 64M)\n"
 		"      --token-ttl SECONDS   an unclaimed smdish fork token expires (default 60)\n"
+		"      --blk NAME=FILE       a disk image: /dev/blk/NAME and the idl blk service\n"
+		"                            (repeatable; blk.* serves the first)\n"
 		"  -h, --help                this text\n");
 }
 
@@ -132,6 +138,36 @@ static int mount_all(struct boxfs_server *srv, const struct boxfs_ramfs_opts *ro
 	return 0;
 }
 
+/*
+ * Resea's services beside the RAM tree: the registry at /srv, tasks at
+ * /task, devices at /dev (never directories made in a host export root).
+ */
+static int mount_services(struct boxfs_server *srv, const struct boxfs_devfs_opts *dop,
+			  const char *const *exports, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!strchr(exports[i], '='))
+			return 0;
+	struct {
+		const char *path;
+		struct boxfs_fs *fs;
+	} m[] = { { "/srv", boxfs_srvfs_new() },
+		  { "/task", boxfs_taskfs_new() },
+		  { "/dev", boxfs_devfs_new(dop) } };
+	int r = 0;
+	for (unsigned i = 0; i < 3; i++) {
+		if (!m[i].fs && r == 0) {
+			r = -errno;
+			warnx_("serve", "%s: %s", m[i].path, strerror(errno));
+		} else if (r == 0 && (r = boxfs_server_mount(srv, m[i].path, m[i].fs)) < 0) {
+			warnx_("serve", "mounting %s: %s", m[i].path, strerror(-r));
+		} else if (r < 0) {
+			boxfs_fs_free(m[i].fs);
+		}
+	}
+	return r;
+}
+
 /* The address of a [DOOR=]ADDR argument, *door set to its door. */
 static const char *split_door(const char *arg, const char **door, char *dname, size_t cap)
 {
@@ -184,7 +220,7 @@ static int check_tls(const struct boxfs_server_opts *so, const char *const *list
 
 int cmd_serve(int argc, char **argv)
 {
-	enum { OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_TLS_CA };
+	enum { OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_TLS_CA, OPT_BLK, OPT_FORWARD };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'd' },
@@ -203,15 +239,20 @@ int cmd_serve(int argc, char **argv)
 		{ "squash", required_argument, NULL, 'S' },
 		{ "allow-special", no_argument, NULL, 'X' },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "blk", required_argument, NULL, OPT_BLK },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+		{ "forward", required_argument, NULL, OPT_FORWARD },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct boxfs_server_opts so = { .trust_uname = true };
 	struct boxfs_ramfs_opts ro = { 0 };
 	struct boxfs_memfs_opts mo = { 0 };
-	const char *listen[32], *exports[32];
+	struct boxfs_devfs_blk blk[16];
+	struct boxfs_devfs_opts dop = { .blk = blk };
+	const char *listen[32], *exports[32], *forwards[32];
+	unsigned nforwards = 0;
 	unsigned nlisten = 0, nexports = 0;
 	struct boxfs_hostfs_opts ho = { 0 };
 	int c;
@@ -298,6 +339,17 @@ int cmd_serve(int argc, char **argv)
 			ho.squash_gid = gid;
 			break;
 		}
+		case OPT_BLK: {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || !eq[1] || dop.nblk == 16) {
+				warnx_("serve", "--blk wants NAME=FILE (at most 16), not %s", optarg);
+				return 2;
+			}
+			*eq = 0;
+			blk[dop.nblk] = (struct boxfs_devfs_blk){ optarg, eq + 1 };
+			dop.nblk++;
+			break;
+		}
 		case OPT_TLS_CERT:
 			so.tls_cert = optarg;
 			break;
@@ -306,6 +358,13 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case OPT_TLS_CA:
 			so.tls_ca = optarg;
+			break;
+		case OPT_FORWARD:
+			if (nforwards == 32 || !strchr(optarg, '=')) {
+				warnx_("serve", "--forward takes PATH=ADDR (at most 32)");
+				return 2;
+			}
+			forwards[nforwards++] = optarg;
 			break;
 		case 'h':
 			serve_usage(stdout);
@@ -346,6 +405,15 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	int r = mount_all(srv, &ro, &ho, &mo, exports, nexports);
+	if (r == 0)
+		r = mount_services(srv, &dop, exports, nexports);
+	for (unsigned i = 0; r == 0 && i < nforwards; i++) {
+		char path[4096];
+		const char *eq = strchr(forwards[i], '=');
+		snprintf(path, sizeof path, "%.*s", (int)(eq - forwards[i]), forwards[i]);
+		if ((r = boxfs_server_forward(srv, path, eq + 1)) < 0)
+			warnx_("serve", "--forward %s: %s", forwards[i], strerror(-r));
+	}
 	if (r < 0) {
 		boxfs_server_free(srv);
 		return 1;
@@ -372,6 +440,14 @@ int cmd_serve(int argc, char **argv)
 	/* By default memfiles are served too, where there are memfiles. */
 	if (defaults && (r = boxfs_server_listen(srv, "smdish", defmem)) < 0 && r != -ENOENT) {
 		warnx_("serve", "cannot listen on %s: %s", defmem, strerror(-r));
+		boxfs_server_free(srv);
+		return 1;
+	}
+	/* And Resea's services over the idl door. */
+	char defidl[600];
+	if (defaults && default_address(defidl, sizeof defidl, "idl", true) == 0 &&
+	    (r = boxfs_server_listen(srv, "idl", defidl)) < 0) {
+		warnx_("serve", "cannot listen on %s: %s", defidl, strerror(-r));
 		boxfs_server_free(srv);
 		return 1;
 	}
