@@ -44,9 +44,15 @@
  * the other CPU costs tens of µs, and what ran just before moves both. So
  * boxfs and its ping-pong floors take turns every M_BLOCK sections within a
  * row, in a random order each time, and all see the same moments of the
- * machine. A row's figure is the median over runs of each run's median; a
- * ratio is the median of the per-run ratios. Targets (pure lock and ship
- * mode within 1.5x of their floors) are printed, never enforced.
+ * machine; and the processes are pinned, because left to itself the
+ * scheduler settles each pair of processes one way or the other for
+ * minutes, and boxfs and its floor were then often measured in different
+ * ways. The group runs twice: with every process on CPU 0, then with this
+ * one on CPU 0 and the servers and the floors' echoes on CPU 1. The
+ * contention part runs with the clients unpinned. A row's figure
+ * is the median over runs of each run's median; a ratio is the median of
+ * the per-run ratios. Targets (pure lock and ship mode within 1.5x of their
+ * floors) are printed, never enforced.
  */
 #include "memfile.h"
 
@@ -58,6 +64,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -243,6 +250,30 @@ static int rows_open(struct menv *x, struct msrv *v)
 	return 0;
 }
 
+/* ---- placement ---- */
+
+/* The CPU the servers and the floors' echoes run on; this process runs on 0. */
+static int side_cpu;
+
+/* Pins the calling thread, and what it forks from now on, to cpu. */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof set, &set);
+}
+
+/* fork(), the child on side_cpu. */
+static pid_t fork_side(void)
+{
+	pin(side_cpu);
+	pid_t pid = fork();
+	if (pid != 0)
+		pin(0);
+	return pid;
+}
+
 /* ---- one row ---- */
 
 /* A row's ping-pong floor; with poll_us, the one whose echo polls first. */
@@ -317,7 +348,8 @@ static int measure_row(struct menv *x, enum row w, unsigned r)
 		unsigned poll_us = i == T_POLL ? M_POLL_US : 0;
 		if (!(ns[i] = malloc(n * sizeof *ns[i])))
 			rc = -ENOMEM;
-		else if (i >= T_FLOOR && !(ctx[i] = f[i] = row_floor(w, poll_us)))
+		else if (i >= T_FLOOR &&
+			 (pin(side_cpu), ctx[i] = f[i] = row_floor(w, poll_us), pin(0), !f[i]))
 			rc = -ENOMEM;
 		else if (i <= T_NOPOLL && rowdef[w].rtt)
 			rc = boxfs_mem_lock(x->srv[i].m, x->srv[i].s[w].fd, 0);
@@ -620,7 +652,7 @@ static int server_start(struct menv *x, struct msrv *v, const char *name, bool n
 		argv[4] = "--poll-us";
 		argv[5] = "0";
 	}
-	v->pid = fork();
+	v->pid = fork_side();
 	if (v->pid < 0)
 		return -errno;
 	if (v->pid == 0) {
@@ -736,14 +768,15 @@ static void print_table(struct menv *x, double elapsed)
 	       ncpu, ncpu == 1 ? "" : "s",
 	       cfg->external ? "the one at -x ADDR."
 			     : "`boxfs serve -l smdish=unix!PATH`,\na process of its own with its "
-			       "default options (its loop polls 50 µs for the next request\nbefore "
+			       "default options (its loop polls 50 µs after bulk data\nbefore "
 			       "it sleeps).");
 	printf("Floors: ping-pong with a forked child doing blocking read and write (its send "
 	       "buffer\n%d B, as the server sets its own); a process-shared pthread mutex, in "
 	       "batches of %d.\nA run times %zu critical sections a row (%zu of 1 MiB) one at a "
 	       "time, boxfs and its\nfloors taking turns every %d in a random order. Figures: the "
 	       "median over %u run%s of\neach run's median; ratio: the median of the per-run "
-	       "ratios; range: the lowest and\nhighest of them.\n\n",
+	       "ratios; range: the lowest and\nhighest of them. Processes are pinned as the "
+	       "heading above says.\n\n",
 	       M_ECHO_SNDBUF, M_MUTEX_BATCH, row_count(x, R_PURE), row_count(x, R_SHIP_1M), M_BLOCK,
 	       runs, runs == 1 ? "" : "s");
 
@@ -833,10 +866,11 @@ static void print_table(struct menv *x, double elapsed)
 
 /* ---- the group ---- */
 
-int memfile_bench(const struct memfile_cfg *cfg)
+static int memfile_group(const struct memfile_cfg *cfg)
 {
-	if (cfg->runs < 1 || cfg->runs > M_MAX_RUNS || cfg->sections < 1 || cfg->secs <= 0)
-		return -EINVAL;
+	cpu_set_t unpinned;
+	sched_getaffinity(0, sizeof unpinned, &unpinned);
+	pin(0);
 	uint64_t t_start = bench_now_ns();
 	struct menv *x = calloc(1, sizeof *x);
 	if (!x)
@@ -863,9 +897,12 @@ int memfile_bench(const struct memfile_cfg *cfg)
 		fprintf(stderr, "boxfs-bench: memfile run %u of %u ...\n", r + 1, cfg->runs);
 		for (int w = 0; w < NROWS && rc == 0; w++)
 			rc = measure_row(x, (enum row)w, r);
+		sched_setaffinity(0, sizeof unpinned, &unpinned);
 		if (rc == 0)
 			rc = measure_contention(x, r);
+		pin(0);
 	}
+	sched_setaffinity(0, sizeof unpinned, &unpinned);
 	if (rc == 0)
 		print_table(x, (double)(bench_now_ns() - t_start) / 1e9);
 	for (int i = 0; i < 2; i++) {
@@ -881,5 +918,24 @@ int memfile_bench(const struct memfile_cfg *cfg)
 	if (x->dir[0])
 		rmdir(x->dir);
 	free(x);
+	return rc;
+}
+
+int memfile_bench(const struct memfile_cfg *cfg)
+{
+	if (cfg->runs < 1 || cfg->runs > M_MAX_RUNS || cfg->sections < 1 || cfg->secs <= 0)
+		return -EINVAL;
+	cpu_set_t unpinned;
+	sched_getaffinity(0, sizeof unpinned, &unpinned);
+	printf("\n== placement: one CPU (every process on CPU 0) ==\n");
+	side_cpu = 0;
+	int rc = memfile_group(cfg);
+	if (rc == 0 && sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+		printf("\n== placement: two CPUs (this client on CPU 0, servers and echoes on "
+		       "CPU 1) ==\n");
+		side_cpu = 1;
+		rc = memfile_group(cfg);
+	}
+	sched_setaffinity(0, sizeof unpinned, &unpinned);
 	return rc;
 }
