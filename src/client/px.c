@@ -1,7 +1,12 @@
 /*
  * px.c — the POSIX layer (boxfs/posix.h): the client mount table, the
  * process's table of served descriptors, a current directory, and the
- * calls, over rio channels.
+ * calls, over rio channels and 9P connections.
+ *
+ * Each object carries its protocol's operations (struct px_ops): a rio
+ * channel (or a VMOFILE read directly), or a file or directory of the 9P
+ * client library, on one connection per mount and process. The calls that
+ * take a path dispatch on the mount's protocol.
  *
  * Called by the LD_PRELOAD library (tools/preload) and by programs that
  * link libboxfs. Because the preload library interposes libc's file calls,
@@ -16,6 +21,8 @@
  */
 #include <boxfs/posix.h>
 #include <boxfs/rio_client.h>
+
+#include "client/client_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,30 +40,84 @@
 
 enum { NFD = 65536 };
 
+enum px_proto { PX_RIO, PX_9P };
+
 struct px_mount {
 	struct px_mount *next;
 	char *prefix; /* normalized, "/" never */
 	size_t plen;
 	char *addr, *aname;
-	int root; /* the root channel of this process, or -1 */
+	enum px_proto proto;
+	int root;		/* rio: the root channel of this process, or -1 */
+	struct boxfs_client *c; /* 9P: the connection of this process, or NULL */
 	pid_t pid;
 	dev_t dev;
 };
 
+struct px_obj;
+
+/* One directory entry, as an object's listing hands it out. */
+struct px_dent {
+	const char *name;
+	size_t len;
+	unsigned type;
+	uint64_t ino;
+};
+
+/*
+ * What each kind of object does; called with o->mu held and o owned by this
+ * process (own first), except own and release. fd is the object's
+ * descriptor number (a VMOFILE reads through it). Answers are -errno.
+ */
+struct px_ops {
+	/* Makes o usable in this process (after fork: reopens it at its offset). */
+	int (*own)(struct px_obj *o);
+	/* Frees o's protocol state (o may be the parent's, after fork). */
+	void (*release)(struct px_obj *o);
+	ssize_t (*read)(struct px_obj *o, int fd, void *buf, size_t n);
+	ssize_t (*write)(struct px_obj *o, const void *buf, size_t n);
+	ssize_t (*pread)(struct px_obj *o, int fd, void *buf, size_t n, off_t off);
+	ssize_t (*pwrite)(struct px_obj *o, const void *buf, size_t n, off_t off);
+	/* Files only: directories are handled by the caller. */
+	off_t (*lseek)(struct px_obj *o, int fd, off_t off, int whence);
+	int (*fstat)(struct px_obj *o, struct stat *st);
+	/* The entry at the listing's position without moving on: 1, 0 at the
+	 * end, or -errno; dirent_next moves past it. */
+	int (*dirent)(struct px_obj *o, struct px_dent *de);
+	void (*dirent_next)(struct px_obj *o);
+	void (*rewind)(struct px_obj *o);
+	int (*ftruncate)(struct px_obj *o, off_t len);
+	int (*fsync)(struct px_obj *o);
+	int (*fchmod)(struct px_obj *o, mode_t mode);
+	int (*futimens)(struct px_obj *o, const struct timespec ts[2]);
+	/* A descriptor to mmap (the caller closes it), or -ENODEV: the caller
+	 * then copies the file into a private mapping with pread. */
+	int (*mmap_fd)(struct px_obj *o, int fd, size_t len, int prot, int flags, off_t off);
+};
+
 struct px_obj {
+	const struct px_ops *ops;
 	atomic_uint refs;
 	pthread_mutex_t mu;
 	struct px_mount *m;
 	char *path; /* absolute */
 	int flags;
 	bool dir;
-	pid_t pid;     /* whose channel ch is */
+	pid_t pid;   /* the process whose channel or connection this is */
+	int64_t off; /* rio REMOTE: the channel's offset as known here, -1 unknown;
+			9P: the file's offset */
+	int dstate;  /* directory: 0: "." next, 1: ".." next, 2: entries, 3: end */
+	/* rio */
 	int ch;	       /* the object's channel */
 	bool vmo;      /* VMOFILE: the descriptor number is the file itself */
-	int64_t off;   /* REMOTE: the channel's offset as known here; -1 unknown */
 	uint8_t *dbuf; /* directory: the READDIR answer being handed out */
-	size_t dlen, dpos;
-	int dstate; /* 0: "." next, 1: ".." next, 2: entries, 3: end */
+	size_t dlen, dpos, dnext;
+	/* 9P */
+	struct boxfs_file *f; /* NULL for a directory or O_PATH */
+	struct boxfs_dir *d;  /* a directory being listed, or NULL */
+	struct boxfs_dirent de;
+	bool dpend;	/* de is the entry at the listing's position */
+	uint64_t dseen; /* the server's entries moved past (to resume after fork) */
 };
 
 struct px_fd {
@@ -142,11 +203,7 @@ static void obj_put(struct px_obj *o)
 {
 	if (!o || atomic_fetch_sub(&o->refs, 1) != 1)
 		return;
-	if (o->pid == getpid())
-		boxfs_rio_close(o->ch);
-	else
-		close(o->ch);
-	free(o->dbuf);
+	o->ops->release(o);
 	free(o->path);
 	pthread_mutex_destroy(&o->mu);
 	free(o);
@@ -227,11 +284,38 @@ static int mount_root(struct px_mount *m)
 	return r;
 }
 
+/*
+ * This process's 9P connection of m, or NULL with *err. A connection
+ * inherited through fork is the parent's: its socket and reader thread are
+ * not ours, so it is left alone (not freed: that would talk on the
+ * parent's connection) and a new one is made.
+ */
+static struct boxfs_client *mount_client(struct px_mount *m, int *err)
+{
+	pthread_mutex_lock(&mu);
+	pid_t me = getpid();
+	if (m->c && m->pid != me)
+		m->c = NULL;
+	if (!m->c) {
+		struct boxfs_opts opts = { .aname = m->aname };
+		m->c = boxfs_connect(m->addr, &opts);
+		m->pid = me;
+		if (!m->c)
+			*err = -errno;
+	}
+	struct boxfs_client *c = m->c;
+	pthread_mutex_unlock(&mu);
+	return c;
+}
+
 /* ---- the mount table ---- */
 
 int boxfs_px_mount(const char *prefix, const char *addr, const char *aname, const char *proto)
 {
-	if (proto && strcmp(proto, "rio") != 0)
+	enum px_proto p = PX_9P;
+	if (proto && strcmp(proto, "rio") == 0)
+		p = PX_RIO;
+	else if (proto && strcmp(proto, "9p") != 0)
 		return -EPROTONOSUPPORT;
 	char norm[PATH_MAX];
 	if (!prefix || prefix[0] != '/' || !addr || !normalize(norm, sizeof norm, "/", prefix) ||
@@ -244,6 +328,7 @@ int boxfs_px_mount(const char *prefix, const char *addr, const char *aname, cons
 	m->addr = strdup(addr);
 	m->aname = aname ? strdup(aname) : NULL;
 	m->plen = strlen(norm);
+	m->proto = p;
 	m->root = -1;
 	if (!m->prefix || !m->addr) {
 		free(m->prefix), free(m->addr), free(m->aname), free(m);
@@ -315,8 +400,81 @@ bool boxfs_px_isfd(int fd)
 
 /* ---- objects ---- */
 
+/* A new object of m at abs with ops, one reference, owned by this process. */
+static struct px_obj *obj_new(const struct px_ops *ops, struct px_mount *m, const char *abs,
+			      int flags)
+{
+	struct px_obj *o = calloc(1, sizeof *o);
+	if (!o || !(o->path = strdup(abs))) {
+		free(o);
+		return NULL;
+	}
+	o->ops = ops;
+	atomic_init(&o->refs, 1);
+	pthread_mutex_init(&o->mu, NULL);
+	o->m = m;
+	o->flags = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECTORY | O_PATH);
+	o->pid = getpid();
+	o->ch = -1;
+	return o;
+}
+
+/* The path of o below its mount's root ("" for the root). */
+static const char *obj_rest(const struct px_obj *o)
+{
+	const char *rest = o->path + o->m->plen;
+	while (*rest == '/')
+		rest++;
+	return rest;
+}
+
+/* The SETATTR of utimensat's times (mtime only). */
+static bool times_of(const struct timespec ts[2], struct rio_setattr *s)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct timespec t = ts ? ts[1] : now;
+	if (ts && t.tv_nsec == UTIME_OMIT)
+		return false;
+	if (ts && t.tv_nsec == UTIME_NOW)
+		t = now;
+	*s = (struct rio_setattr){ .valid = RIO_SETATTR_MTIME,
+				   .mtime_ns =
+					   (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec };
+	return true;
+}
+
+static void attr_to_stat(const struct px_mount *m, const struct rio_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_dev = m->dev;
+	st->st_ino = a->inode;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_size = (off_t)a->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_mtim.tv_sec = (time_t)(a->mtime_ns / 1000000000u);
+	st->st_mtim.tv_nsec = (long)(a->mtime_ns % 1000000000u);
+	st->st_atim = st->st_mtim;
+	st->st_ctim.tv_sec = (time_t)(a->ctime_ns / 1000000000u);
+	st->st_ctim.tv_nsec = (long)(a->ctime_ns % 1000000000u);
+}
+
+static uint64_t name_ino(const char *name, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
+	return h | 1;
+}
+
+/* ---- rio objects: a channel each ---- */
+
 /* Makes o's channel this process's own (after fork: a CLONE at the offset). */
-static int own(struct px_obj *o)
+static int rio_own(struct px_obj *o)
 {
 	if (o->pid == getpid())
 		return 0;
@@ -334,8 +492,177 @@ static int own(struct px_obj *o)
 	return 0;
 }
 
-/* Opens the object at abs on m (rest below its root). */
-static int obj_open(struct px_mount *m, const char *abs, const char *rest, int flags, mode_t mode,
+static void rio_release(struct px_obj *o)
+{
+	if (o->pid == getpid())
+		boxfs_rio_close(o->ch);
+	else
+		close(o->ch);
+	free(o->dbuf);
+}
+
+static ssize_t rio_read(struct px_obj *o, int fd, void *buf, size_t n)
+{
+	if (o->vmo) {
+		long k = syscall(SYS_read, fd, buf, n);
+		return k < 0 ? -errno : k;
+	}
+	ssize_t r = boxfs_rio_read(o->ch, buf, n);
+	if (r > 0 && o->off >= 0)
+		o->off += r;
+	return r;
+}
+
+static ssize_t rio_write(struct px_obj *o, const void *buf, size_t n)
+{
+	if (o->vmo || (o->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	ssize_t r = boxfs_rio_write(o->ch, buf, n);
+	if (o->flags & O_APPEND)
+		o->off = -1;
+	else if (r > 0)
+		o->off += r;
+	return r;
+}
+
+static ssize_t rio_pread(struct px_obj *o, int fd, void *buf, size_t n, off_t off)
+{
+	if (o->vmo) {
+		long k = syscall(SYS_pread64, fd, buf, n, off);
+		return k < 0 ? -errno : k;
+	}
+	return boxfs_rio_pread(o->ch, buf, n, off);
+}
+
+static ssize_t rio_pwrite(struct px_obj *o, const void *buf, size_t n, off_t off)
+{
+	if (o->vmo || (o->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	return boxfs_rio_pwrite(o->ch, buf, n, off);
+}
+
+static off_t rio_lseek(struct px_obj *o, int fd, off_t off, int whence)
+{
+	if (o->vmo) {
+		long k = syscall(SYS_lseek, fd, off, whence);
+		return k < 0 ? -errno : k;
+	}
+	off_t r = boxfs_rio_seek(o->ch, off, whence);
+	if (r >= 0)
+		o->off = r;
+	return r;
+}
+
+static int rio_fstat(struct px_obj *o, struct stat *st)
+{
+	struct rio_attr a;
+	int r = boxfs_rio_stat(o->ch, &a);
+	if (r == 0)
+		attr_to_stat(o->m, &a, st);
+	return r;
+}
+
+static int rio_dirent(struct px_obj *o, struct px_dent *de)
+{
+	for (;;) {
+		if (o->dpos == o->dlen) {
+			if (!o->dbuf && !(o->dbuf = malloc(RIO_CHUNK)))
+				return -ENOMEM;
+			ssize_t g = boxfs_rio_readdir(o->ch, o->dbuf, RIO_CHUNK,
+						      o->dlen == 0 && o->dpos == 0);
+			if (g < 0)
+				return (int)g;
+			o->dlen = (size_t)g;
+			o->dpos = 0;
+			if (g == 0)
+				return 0;
+		}
+		size_t pos = o->dpos;
+		struct rio_dirent e;
+		int r = rio_dirent_next(o->dbuf, o->dlen, &pos, &e);
+		if (r < 0) {
+			o->dpos = o->dlen;
+			return -EIO;
+		}
+		if (r == 0) {
+			o->dpos = o->dlen;
+			continue;
+		}
+		*de = (struct px_dent){ e.name, e.namelen, e.type, name_ino(e.name, e.namelen) };
+		o->dnext = pos;
+		return 1;
+	}
+}
+
+static void rio_dirent_skip(struct px_obj *o)
+{
+	o->dpos = o->dnext;
+}
+
+static void rio_rewind(struct px_obj *o)
+{
+	o->dlen = o->dpos = 0;
+}
+
+static int rio_ftruncate(struct px_obj *o, off_t len)
+{
+	return boxfs_rio_truncate(o->ch, len);
+}
+
+static int rio_fsync(struct px_obj *o)
+{
+	return boxfs_rio_sync(o->ch);
+}
+
+static int rio_fchmod(struct px_obj *o, mode_t mode)
+{
+	struct rio_setattr s = { .valid = RIO_SETATTR_MODE, .mode = mode & 07777 };
+	return boxfs_rio_setattr(o->ch, &s);
+}
+
+static int rio_futimens(struct px_obj *o, const struct timespec ts[2])
+{
+	struct rio_setattr s;
+	if (!times_of(ts, &s))
+		return 0;
+	return boxfs_rio_setattr(o->ch, &s);
+}
+
+static int rio_mmap_fd(struct px_obj *o, int fd, size_t len, int prot, int flags, off_t off)
+{
+	if (o->vmo) {
+		long mfd = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
+		return mfd < 0 ? -errno : (int)mfd;
+	}
+	struct rio_mmap mm = { .offset = (uint64_t)off,
+			       .length = len,
+			       .flags = ((prot & PROT_READ) ? RIO_MMAP_READ : 0) |
+					((prot & PROT_WRITE) ? RIO_MMAP_WRITE : 0) |
+					((flags & MAP_PRIVATE) ? RIO_MMAP_PRIVATE : 0) };
+	return boxfs_rio_mmap(o->ch, &mm);
+}
+
+static const struct px_ops rio_ops = {
+	.own = rio_own,
+	.release = rio_release,
+	.read = rio_read,
+	.write = rio_write,
+	.pread = rio_pread,
+	.pwrite = rio_pwrite,
+	.lseek = rio_lseek,
+	.fstat = rio_fstat,
+	.dirent = rio_dirent,
+	.dirent_next = rio_dirent_skip,
+	.rewind = rio_rewind,
+	.ftruncate = rio_ftruncate,
+	.fsync = rio_fsync,
+	.fchmod = rio_fchmod,
+	.futimens = rio_futimens,
+	.mmap_fd = rio_mmap_fd,
+};
+
+/* Opens the object at abs on rio mount m (rest below its root). */
+static int rio_open(struct px_mount *m, const char *abs, const char *rest, int flags, mode_t mode,
 		    struct px_obj **out, int *vmofd)
 {
 	int root = mount_root(m);
@@ -347,22 +674,15 @@ static int obj_open(struct px_mount *m, const char *abs, const char *rest, int f
 	int r = boxfs_rio_open(root, rest, flags & keep, mode, &ro);
 	if (r < 0)
 		return r;
-	struct px_obj *o = calloc(1, sizeof *o);
-	if (!o || !(o->path = strdup(abs))) {
-		free(o);
+	struct px_obj *o = obj_new(&rio_ops, m, abs, flags);
+	if (!o) {
 		boxfs_rio_close(ro.ch);
 		if (ro.vmo >= 0)
 			sys_close(ro.vmo);
 		return -ENOMEM;
 	}
-	atomic_init(&o->refs, 1);
-	pthread_mutex_init(&o->mu, NULL);
-	o->m = m;
-	o->flags = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECTORY | O_PATH);
-	o->pid = getpid();
 	o->ch = ro.ch;
 	o->vmo = ro.type == RIO_TYPE_VMOFILE;
-	o->off = 0;
 	*vmofd = ro.vmo;
 	struct rio_attr a;
 	if (boxfs_rio_stat(o->ch, &a) == 0)
@@ -370,6 +690,280 @@ static int obj_open(struct px_mount *m, const char *abs, const char *rest, int f
 	*out = o;
 	return 0;
 }
+
+/* ---- 9P objects: a file or directory of the mount's connection ---- */
+
+/* A 9P stat as the layer shows it: the mount's device, the caller's owner. */
+static void fix_stat(const struct px_mount *m, struct stat *st)
+{
+	st->st_dev = m->dev;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+}
+
+/* Reopens o on this process's connection (after fork), at the offset and
+ * listing position it had: the parent's file and connection are left alone. */
+static int px9_own(struct px_obj *o)
+{
+	if (o->pid == getpid())
+		return 0;
+	int err = -EIO;
+	struct boxfs_client *c = mount_client(o->m, &err);
+	if (!c)
+		return err;
+	/* the parent's file and listing are forgotten, not clunked */
+	if (o->f) {
+		struct boxfs_file *f =
+			boxfs_open(c, obj_rest(o), o->flags & (O_ACCMODE | O_APPEND), 0);
+		if (!f)
+			return -errno;
+		o->f = f;
+	}
+	if (o->dpend)
+		o->dseen--; /* read but not handed out yet: read it again */
+	o->d = NULL;
+	o->dpend = false;
+	o->pid = getpid();
+	return 0;
+}
+
+static void px9_release(struct px_obj *o)
+{
+	if (o->pid != getpid())
+		return; /* the parent's: forgotten */
+	if (o->f)
+		boxfs_close(o->f);
+	if (o->d)
+		boxfs_closedir(o->d);
+}
+
+static ssize_t px9_pread(struct px_obj *o, int fd, void *buf, size_t n, off_t off)
+{
+	(void)fd;
+	return o->f ? boxfs_pread(o->f, buf, n, off) : -EBADF;
+}
+
+static ssize_t px9_pwrite(struct px_obj *o, const void *buf, size_t n, off_t off)
+{
+	return o->f ? boxfs_pwrite(o->f, buf, n, off) : -EBADF;
+}
+
+static ssize_t px9_read(struct px_obj *o, int fd, void *buf, size_t n)
+{
+	ssize_t r = px9_pread(o, fd, buf, n, o->off);
+	if (r > 0)
+		o->off += r;
+	return r;
+}
+
+static ssize_t px9_write(struct px_obj *o, const void *buf, size_t n)
+{
+	if (!o->f)
+		return -EBADF;
+	if (o->flags & O_APPEND) {
+		struct stat st;
+		int r = boxfs_fstat(o->f, &st);
+		if (r < 0)
+			return r;
+		o->off = st.st_size;
+	}
+	ssize_t r = boxfs_pwrite(o->f, buf, n, o->off);
+	if (r > 0)
+		o->off += r;
+	return r;
+}
+
+static int px9_fstat(struct px_obj *o, struct stat *st)
+{
+	int r;
+	if (o->f) {
+		r = boxfs_fstat(o->f, st);
+	} else {
+		int err = -EIO;
+		struct boxfs_client *c = mount_client(o->m, &err);
+		r = c ? boxfs_stat(c, obj_rest(o), st) : err;
+	}
+	if (r == 0)
+		fix_stat(o->m, st);
+	return r;
+}
+
+static off_t px9_lseek(struct px_obj *o, int fd, off_t off, int whence)
+{
+	(void)fd;
+	struct stat st;
+	int r;
+	off_t base;
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = o->off;
+		break;
+	case SEEK_END:
+	case SEEK_DATA:
+	case SEEK_HOLE:
+		if ((r = px9_fstat(o, &st)) < 0)
+			return r;
+		if (whence != SEEK_END) { /* no holes: the data runs to the end */
+			if (off < 0 || off >= st.st_size)
+				return off < 0 ? -EINVAL : -ENXIO;
+			return o->off = whence == SEEK_DATA ? off : st.st_size;
+		}
+		base = st.st_size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if ((off > 0 && base > INT64_MAX - off) || base + off < 0)
+		return -EINVAL;
+	return o->off = base + off;
+}
+
+static int px9_dirent(struct px_obj *o, struct px_dent *de)
+{
+	if (!o->d) {
+		int err = -EIO;
+		struct boxfs_client *c = mount_client(o->m, &err);
+		if (!c)
+			return err;
+		if (!(o->d = boxfs_opendir(c, obj_rest(o))))
+			return -errno;
+		o->dpend = false;
+		/* resuming (after fork): move past what was handed out */
+		for (uint64_t i = 0; i < o->dseen; i++) {
+			int r = boxfs_readdir(o->d, &o->de);
+			if (r <= 0)
+				return r;
+		}
+	}
+	while (!o->dpend) {
+		int r = boxfs_readdir(o->d, &o->de);
+		if (r <= 0)
+			return r;
+		o->dseen++;
+		if (strcmp(o->de.name, ".") != 0 && strcmp(o->de.name, "..") != 0)
+			o->dpend = true;
+	}
+	*de = (struct px_dent){ o->de.name, strlen(o->de.name), o->de.d_type, o->de.ino };
+	return 1;
+}
+
+static void px9_dirent_skip(struct px_obj *o)
+{
+	o->dpend = false;
+}
+
+static void px9_rewind(struct px_obj *o)
+{
+	if (o->d)
+		boxfs_closedir(o->d);
+	o->d = NULL;
+	o->dpend = false;
+	o->dseen = 0;
+}
+
+static int px9_ftruncate(struct px_obj *o, off_t len)
+{
+	if (!o->f)
+		return o->dir ? -EINVAL : -EBADF;
+	return boxfs_ftruncate(o->f, len);
+}
+
+static int px9_fsync(struct px_obj *o)
+{
+	return o->f ? boxfs_fsync(o->f, false) : 0;
+}
+
+static int px9_fchmod(struct px_obj *o, mode_t mode)
+{
+	int err = -EIO;
+	struct boxfs_client *c = mount_client(o->m, &err);
+	return c ? boxfs_chmod(c, obj_rest(o), mode & 07777) : err;
+}
+
+static int px9_futimens(struct px_obj *o, const struct timespec ts[2])
+{
+	int err = -EIO;
+	struct boxfs_client *c = mount_client(o->m, &err);
+	if (!c)
+		return err;
+	/* mtime only, as over rio */
+	struct timespec t[2] = { { 0, UTIME_OMIT },
+				 ts ? ts[1] : (struct timespec){ 0, UTIME_NOW } };
+	return boxfs_utimens(c, obj_rest(o), t);
+}
+
+/* No descriptor to give: private maps and read-only shared ones are copies. */
+static int px9_mmap_fd(struct px_obj *o, int fd, size_t len, int prot, int flags, off_t off)
+{
+	(void)o, (void)fd, (void)len, (void)prot, (void)flags, (void)off;
+	return -ENODEV;
+}
+
+static const struct px_ops px9_ops = {
+	.own = px9_own,
+	.release = px9_release,
+	.read = px9_read,
+	.write = px9_write,
+	.pread = px9_pread,
+	.pwrite = px9_pwrite,
+	.lseek = px9_lseek,
+	.fstat = px9_fstat,
+	.dirent = px9_dirent,
+	.dirent_next = px9_dirent_skip,
+	.rewind = px9_rewind,
+	.ftruncate = px9_ftruncate,
+	.fsync = px9_fsync,
+	.fchmod = px9_fchmod,
+	.futimens = px9_futimens,
+	.mmap_fd = px9_mmap_fd,
+};
+
+/* Opens the object at abs on 9P mount m (rest below its root). A directory
+ * is listed through a boxfs_dir opened on the first getdents. */
+static int px9_open(struct px_mount *m, const char *abs, const char *rest, int flags, mode_t mode,
+		    struct px_obj **out)
+{
+	int err = -EIO;
+	struct boxfs_client *c = mount_client(m, &err);
+	if (!c)
+		return err;
+	struct boxfs_file *f = NULL;
+	bool dir;
+	if (flags & O_PATH) {
+		struct stat st;
+		int r = (flags & O_NOFOLLOW) ? boxfs_lstat(c, rest, &st) : boxfs_stat(c, rest, &st);
+		if (r < 0)
+			return r;
+		if ((flags & O_DIRECTORY) && !S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+		dir = S_ISDIR(st.st_mode);
+	} else {
+		int keep = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_DIRECTORY |
+			   O_NOFOLLOW;
+		if (!(f = boxfs_open(c, rest, flags & keep, mode)))
+			return -errno;
+		dir = f->qid.type & P9_QTDIR;
+		if (dir) {
+			boxfs_close(f);
+			f = NULL;
+		}
+	}
+	struct px_obj *o = obj_new(&px9_ops, m, abs, flags);
+	if (!o) {
+		if (f)
+			boxfs_close(f);
+		return -ENOMEM;
+	}
+	o->f = f;
+	o->dir = dir;
+	*out = o;
+	return 0;
+}
+
+/* ---- descriptors ---- */
 
 /* Enters o at a descriptor number (vmofd's own when >= 0). */
 static int fd_install(struct px_obj *o, int vmofd, bool cloexec)
@@ -399,11 +993,15 @@ int boxfs_px_openat(int dirfd, const char *path, int flags, mode_t mode)
 	struct px_mount *m = match(abs, &rest);
 	if (!m)
 		return -EXDEV;
-	struct px_obj *o;
+	struct px_obj *o = NULL;
 	int vmofd = -1;
 	if (flags & O_CREAT)
 		mode &= ~current_umask();
-	if ((r = obj_open(m, abs, rest, flags, mode, &o, &vmofd)) < 0)
+	if (m->proto == PX_9P)
+		r = px9_open(m, abs, rest, flags, mode, &o);
+	else
+		r = rio_open(m, abs, rest, flags, mode, &o, &vmofd);
+	if (r < 0)
 		return r;
 	return fd_install(o, vmofd, flags & O_CLOEXEC);
 }
@@ -430,7 +1028,7 @@ int boxfs_px_close(int fd)
 		if (!o)                                                                            \
 			return -EBADF;                                                             \
 		pthread_mutex_lock(&o->mu);                                                        \
-		long r_ = own(o);                                                                  \
+		long r_ = o->ops->own(o);                                                          \
 		if (r_ == 0) {                                                                     \
 			__VA_ARGS__;                                                               \
 		}                                                                                  \
@@ -441,157 +1039,52 @@ int boxfs_px_close(int fd)
 
 ssize_t boxfs_px_read(int fd, void *buf, size_t n)
 {
-	WITH_OBJ(fd, o, {
-		if (o->dir) {
-			r_ = -EISDIR;
-		} else if (o->vmo) {
-			long k = syscall(SYS_read, fd, buf, n);
-			r_ = k < 0 ? -errno : k;
-		} else if (!o->dir) {
-			r_ = boxfs_rio_read(o->ch, buf, n);
-			if (r_ > 0 && o->off >= 0)
-				o->off += r_;
-		}
-	});
+	WITH_OBJ(fd, o, r_ = o->dir ? -EISDIR : o->ops->read(o, fd, buf, n));
 }
 
 ssize_t boxfs_px_write(int fd, const void *buf, size_t n)
 {
-	WITH_OBJ(fd, o, {
-		if (o->vmo || (o->flags & O_ACCMODE) == O_RDONLY)
-			r_ = -EBADF;
-		else {
-			r_ = boxfs_rio_write(o->ch, buf, n);
-			if (o->flags & O_APPEND)
-				o->off = -1;
-			else if (r_ > 0)
-				o->off += r_;
-		}
-	});
+	WITH_OBJ(fd, o, r_ = o->ops->write(o, buf, n));
 }
 
 ssize_t boxfs_px_pread(int fd, void *buf, size_t n, off_t off)
 {
-	WITH_OBJ(fd, o, {
-		if (o->dir)
-			r_ = -EISDIR;
-		else if (o->vmo) {
-			long k = syscall(SYS_pread64, fd, buf, n, off);
-			r_ = k < 0 ? -errno : k;
-		} else
-			r_ = boxfs_rio_pread(o->ch, buf, n, off);
-	});
+	WITH_OBJ(fd, o, r_ = o->dir ? -EISDIR : o->ops->pread(o, fd, buf, n, off));
 }
 
 ssize_t boxfs_px_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	WITH_OBJ(fd, o, {
-		if (o->vmo || (o->flags & O_ACCMODE) == O_RDONLY)
-			r_ = -EBADF;
-		else
-			r_ = boxfs_rio_pwrite(o->ch, buf, n, off);
-	});
+	WITH_OBJ(fd, o, r_ = o->ops->pwrite(o, buf, n, off));
 }
 
 off_t boxfs_px_lseek(int fd, off_t off, int whence)
 {
 	WITH_OBJ(fd, o, {
-		if (o->vmo) {
-			long k = syscall(SYS_lseek, fd, off, whence);
-			r_ = k < 0 ? -errno : k;
-		} else if (o->dir) {
-			if (off != 0 || whence != SEEK_SET)
-				r_ = -EINVAL;
-			else
-				o->dstate = 0, o->dlen = o->dpos = 0;
+		if (o->vmo || !o->dir) {
+			r_ = o->ops->lseek(o, fd, off, whence);
+		} else if (off != 0 || whence != SEEK_SET) {
+			r_ = -EINVAL;
 		} else {
-			r_ = boxfs_rio_seek(o->ch, off, whence);
-			if (r_ >= 0)
-				o->off = r_;
+			o->dstate = 0;
+			o->ops->rewind(o);
 		}
 	});
 }
 
-static void attr_to_stat(const struct px_mount *m, const struct rio_attr *a, struct stat *st)
-{
-	memset(st, 0, sizeof *st);
-	st->st_dev = m->dev;
-	st->st_ino = a->inode;
-	st->st_mode = a->mode;
-	st->st_nlink = a->nlink;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
-	st->st_size = (off_t)a->size;
-	st->st_blksize = 4096;
-	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
-	st->st_mtim.tv_sec = (time_t)(a->mtime_ns / 1000000000u);
-	st->st_mtim.tv_nsec = (long)(a->mtime_ns % 1000000000u);
-	st->st_atim = st->st_mtim;
-	st->st_ctim.tv_sec = (time_t)(a->ctime_ns / 1000000000u);
-	st->st_ctim.tv_nsec = (long)(a->ctime_ns % 1000000000u);
-}
-
 int boxfs_px_fstat(int fd, struct stat *st)
 {
-	WITH_OBJ(fd, o, {
-		struct rio_attr a;
-		r_ = boxfs_rio_stat(o->ch, &a);
-		if (r_ == 0)
-			attr_to_stat(o->m, &a, st);
-	});
-}
-
-/* Runs fn on a transient channel of abs (opened with flags). */
-static int with_path(int dirfd, const char *path, int flags,
-		     int (*fn)(int ch, void *arg, struct px_mount *m), void *arg)
-{
-	char abs[PATH_MAX];
-	const char *rest;
-	int r = resolve(dirfd, path, abs, sizeof abs);
-	if (r < 0)
-		return r;
-	struct px_mount *m = match(abs, &rest);
-	if (!m)
-		return -EXDEV;
-	int root = mount_root(m);
-	if (root < 0)
-		return root;
-	struct boxfs_rio_object ro;
-	if ((r = boxfs_rio_open(root, rest, flags, 0, &ro)) < 0)
-		return r;
-	if (ro.vmo >= 0)
-		sys_close(ro.vmo);
-	r = fn(ro.ch, arg, m);
-	boxfs_rio_close(ro.ch);
-	return r;
-}
-
-static int stat_fn(int ch, void *arg, struct px_mount *m)
-{
-	struct rio_attr a;
-	int r = boxfs_rio_stat(ch, &a);
-	if (r == 0)
-		attr_to_stat(m, &a, arg);
-	return r;
-}
-
-int boxfs_px_fstatat(int dirfd, const char *path, struct stat *st, int flags)
-{
-	if ((flags & AT_EMPTY_PATH) && path && !*path)
-		return boxfs_px_fstat(dirfd, st);
-	return with_path(dirfd, path, O_PATH, stat_fn, st);
+	WITH_OBJ(fd, o, r_ = o->ops->fstat(o, st));
 }
 
 int boxfs_px_ftruncate(int fd, off_t len)
 {
-	WITH_OBJ(fd, o, r_ = boxfs_rio_truncate(o->ch, len));
+	WITH_OBJ(fd, o, r_ = o->ops->ftruncate(o, len));
 }
 
 int boxfs_px_fsync(int fd)
 {
-	WITH_OBJ(fd, o, r_ = boxfs_rio_sync(o->ch));
+	WITH_OBJ(fd, o, r_ = o->ops->fsync(o));
 }
-
 int boxfs_px_dup(int fd)
 {
 	struct px_obj *o = obj_get(fd);
@@ -698,14 +1191,6 @@ static size_t put_dirent(uint8_t *buf, size_t cap, const char *name, size_t len,
 	return rl;
 }
 
-static uint64_t name_ino(const char *name, size_t len)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
-	return h | 1;
-}
-
 ssize_t boxfs_px_getdents(int fd, void *buf, size_t n)
 {
 	WITH_OBJ(fd, o, {
@@ -713,7 +1198,7 @@ ssize_t boxfs_px_getdents(int fd, void *buf, size_t n)
 			r_ = -ENOTDIR;
 		} else {
 			size_t got = 0;
-			while (r_ >= 0) {
+			for (;;) {
 				size_t k = 0;
 				if (o->dstate == 0)
 					k = put_dirent((uint8_t *)buf + got, n - got, ".", 1,
@@ -730,38 +1215,22 @@ ssize_t boxfs_px_getdents(int fd, void *buf, size_t n)
 					o->dstate++;
 					continue;
 				}
-				if (o->dpos == o->dlen) {
-					if (!o->dbuf && !(o->dbuf = malloc(RIO_CHUNK))) {
-						r_ = -ENOMEM;
-						break;
-					}
-					ssize_t g = boxfs_rio_readdir(o->ch, o->dbuf, RIO_CHUNK,
-								      o->dlen == 0 && o->dpos == 0);
-					if (g < 0) {
-						r_ = g;
-						break;
-					}
-					o->dlen = (size_t)g;
-					o->dpos = 0;
-					if (g == 0) {
-						o->dstate = 3;
-						break;
-					}
+				struct px_dent de;
+				int e = o->ops->dirent(o, &de);
+				if (e < 0) {
+					r_ = e;
+					break;
 				}
-				size_t pos = o->dpos;
-				struct rio_dirent de;
-				int e = rio_dirent_next(o->dbuf, o->dlen, &pos, &de);
-				if (e <= 0) {
-					r_ = e < 0 ? -EIO : r_;
-					o->dpos = o->dlen;
-					continue;
+				if (e == 0) {
+					o->dstate = 3;
+					break;
 				}
-				k = put_dirent((uint8_t *)buf + got, n - got, de.name, de.namelen,
-					       de.type, name_ino(de.name, de.namelen), 3);
+				k = put_dirent((uint8_t *)buf + got, n - got, de.name, de.len,
+					       de.type, de.ino, 3);
 				if (!k)
 					break;
 				got += k;
-				o->dpos = pos;
+				o->ops->dirent_next(o);
 			}
 			if (r_ >= 0)
 				r_ = got == 0 && o->dstate != 3 ? -EINVAL : (long)got;
@@ -773,11 +1242,68 @@ int boxfs_px_rewind(int fd)
 {
 	WITH_OBJ(fd, o, {
 		o->dstate = 0;
-		o->dlen = o->dpos = 0;
+		o->ops->rewind(o);
 	});
 }
 
 /* ---- names ---- */
+
+/* The absolute path of path from dirfd, its mount and the rest below it. */
+static int locate(int dirfd, const char *path, char *abs, struct px_mount **m, const char **rest)
+{
+	int r = resolve(dirfd, path, abs, PATH_MAX);
+	if (r < 0)
+		return r;
+	return (*m = match(abs, rest)) ? 0 : -EXDEV;
+}
+
+/* Runs fn on a transient channel of abs (opened with flags) on rio mount m. */
+static int with_path(struct px_mount *m, const char *rest, int flags,
+		     int (*fn)(int ch, void *arg, struct px_mount *m), void *arg)
+{
+	int root = mount_root(m);
+	if (root < 0)
+		return root;
+	struct boxfs_rio_object ro;
+	int r = boxfs_rio_open(root, rest, flags, 0, &ro);
+	if (r < 0)
+		return r;
+	if (ro.vmo >= 0)
+		sys_close(ro.vmo);
+	r = fn(ro.ch, arg, m);
+	boxfs_rio_close(ro.ch);
+	return r;
+}
+
+static int stat_fn(int ch, void *arg, struct px_mount *m)
+{
+	struct rio_attr a;
+	int r = boxfs_rio_stat(ch, &a);
+	if (r == 0)
+		attr_to_stat(m, &a, arg);
+	return r;
+}
+
+int boxfs_px_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	if ((flags & AT_EMPTY_PATH) && path && !*path)
+		return boxfs_px_fstat(dirfd, st);
+	char abs[PATH_MAX];
+	struct px_mount *m;
+	const char *rest;
+	int r = locate(dirfd, path, abs, &m, &rest);
+	if (r < 0)
+		return r;
+	if (m->proto == PX_RIO)
+		return with_path(m, rest, O_PATH, stat_fn, st);
+	struct boxfs_client *c = mount_client(m, &r);
+	if (!c)
+		return r;
+	r = (flags & AT_SYMLINK_NOFOLLOW) ? boxfs_lstat(c, rest, st) : boxfs_stat(c, rest, st);
+	if (r == 0)
+		fix_stat(m, st);
+	return r;
+}
 
 /* Splits abs into its parent's rest (under m) and its last name. */
 static int parent_of(int dirfd, const char *path, char *abs, struct px_mount **m,
@@ -805,19 +1331,21 @@ int boxfs_px_mkdirat(int dirfd, const char *path, mode_t mode)
 {
 	char abs[PATH_MAX];
 	const char *rest;
-	int r = resolve(dirfd, path, abs, sizeof abs);
+	struct px_mount *m;
+	int r = locate(dirfd, path, abs, &m, &rest);
 	if (r < 0)
 		return r;
-	struct px_mount *m = match(abs, &rest);
-	if (!m)
-		return -EXDEV;
 	if (!*rest)
 		return -EEXIST;
+	mode &= ~current_umask();
+	if (m->proto == PX_9P) {
+		struct boxfs_client *c = mount_client(m, &r);
+		return c ? boxfs_mkdir(c, rest, mode) : r;
+	}
 	int root = mount_root(m);
 	if (root < 0)
 		return root;
 	struct boxfs_rio_object ro;
-	mode &= ~current_umask();
 	if ((r = boxfs_rio_open(root, rest, O_RDONLY | O_CREAT | O_EXCL | O_DIRECTORY, mode, &ro)) <
 	    0)
 		return r;
@@ -845,8 +1373,16 @@ int boxfs_px_unlinkat(int dirfd, const char *path, int flags)
 	int r = parent_of(dirfd, path, abs, &m, &prest, name);
 	if (r < 0)
 		return r;
+	if (m->proto == PX_9P) {
+		struct boxfs_client *c = mount_client(m, &r);
+		if (!c)
+			return r;
+		char full[PATH_MAX];
+		snprintf(full, sizeof full, "%s%s%s", prest, *prest ? "/" : "", name);
+		return (flags & AT_REMOVEDIR) ? boxfs_rmdir(c, full) : boxfs_unlink(c, full);
+	}
 	struct unlink_arg u = { name, flags & AT_REMOVEDIR ? AT_REMOVEDIR : 1 };
-	return with_path(AT_FDCWD, abs, O_RDONLY | O_DIRECTORY, unlink_fn, &u);
+	return with_path(m, prest, O_RDONLY | O_DIRECTORY, unlink_fn, &u);
 }
 
 struct rename_arg {
@@ -873,17 +1409,24 @@ int boxfs_px_renameat(int odirfd, const char *from, int ndirfd, const char *to)
 		return r;
 	if (om != nm)
 		return -EXDEV;
+	if (nm->proto == PX_9P) {
+		struct boxfs_client *c = mount_client(nm, &r);
+		if (!c)
+			return r;
+		char ofull[PATH_MAX], nfull[PATH_MAX];
+		snprintf(ofull, sizeof ofull, "%s%s%s", orest, *orest ? "/" : "", oname);
+		snprintf(nfull, sizeof nfull, "%s%s%s", nrest, *nrest ? "/" : "", nname);
+		return boxfs_rename(c, ofull, nfull);
+	}
 	int root = mount_root(nm);
 	if (root < 0)
 		return root;
-	const char *rest;
-	match(nabs, &rest);
 	struct boxfs_rio_object nd;
-	if ((r = boxfs_rio_open(root, rest, O_RDONLY | O_DIRECTORY, 0, &nd)) < 0)
+	if ((r = boxfs_rio_open(root, nrest, O_RDONLY | O_DIRECTORY, 0, &nd)) < 0)
 		return r;
 	struct rename_arg a = { oname, nname, 0 };
 	if ((r = boxfs_rio_token(nd.ch, &a.token)) == 0)
-		r = with_path(AT_FDCWD, oabs, O_RDONLY | O_DIRECTORY, rename_fn, &a);
+		r = with_path(om, orest, O_RDONLY | O_DIRECTORY, rename_fn, &a);
 	boxfs_rio_close(nd.ch);
 	return r;
 }
@@ -910,30 +1453,23 @@ static int setattr_fn(int ch, void *arg, struct px_mount *m)
 
 int boxfs_px_fchmodat(int dirfd, const char *path, mode_t mode)
 {
+	char abs[PATH_MAX];
+	struct px_mount *m;
+	const char *rest;
+	int r = locate(dirfd, path, abs, &m, &rest);
+	if (r < 0)
+		return r;
+	if (m->proto == PX_9P) {
+		struct boxfs_client *c = mount_client(m, &r);
+		return c ? boxfs_chmod(c, rest, mode & 07777) : r;
+	}
 	struct rio_setattr s = { .valid = RIO_SETATTR_MODE, .mode = mode & 07777 };
-	return with_path(dirfd, path, O_PATH, setattr_fn, &s);
+	return with_path(m, rest, O_PATH, setattr_fn, &s);
 }
 
 int boxfs_px_fchmod(int fd, mode_t mode)
 {
-	struct rio_setattr s = { .valid = RIO_SETATTR_MODE, .mode = mode & 07777 };
-	WITH_OBJ(fd, o, r_ = boxfs_rio_setattr(o->ch, &s));
-}
-
-/* The SETATTR of utimensat's times (mtime only). */
-static bool times_of(const struct timespec ts[2], struct rio_setattr *s)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	struct timespec t = ts ? ts[1] : now;
-	if (ts && t.tv_nsec == UTIME_OMIT)
-		return false;
-	if (ts && t.tv_nsec == UTIME_NOW)
-		t = now;
-	*s = (struct rio_setattr){ .valid = RIO_SETATTR_MTIME,
-				   .mtime_ns =
-					   (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec };
-	return true;
+	WITH_OBJ(fd, o, r_ = o->ops->fchmod(o, mode));
 }
 
 int boxfs_px_utimensat(int dirfd, const char *path, const struct timespec ts[2])
@@ -941,7 +1477,20 @@ int boxfs_px_utimensat(int dirfd, const char *path, const struct timespec ts[2])
 	struct rio_setattr s;
 	if (!times_of(ts, &s))
 		return boxfs_px_faccessat(dirfd, path, F_OK);
-	return with_path(dirfd, path, O_PATH, setattr_fn, &s);
+	char abs[PATH_MAX];
+	struct px_mount *m;
+	const char *rest;
+	int r = locate(dirfd, path, abs, &m, &rest);
+	if (r < 0)
+		return r;
+	if (m->proto == PX_9P) {
+		/* mtime only, as over rio */
+		struct timespec t[2] = { { 0, UTIME_OMIT },
+					 ts ? ts[1] : (struct timespec){ 0, UTIME_NOW } };
+		struct boxfs_client *c = mount_client(m, &r);
+		return c ? boxfs_utimens(c, rest, t) : r;
+	}
+	return with_path(m, rest, O_PATH, setattr_fn, &s);
 }
 
 int boxfs_px_futimens(int fd, const struct timespec ts[2])
@@ -949,7 +1498,7 @@ int boxfs_px_futimens(int fd, const struct timespec ts[2])
 	struct rio_setattr s;
 	if (!times_of(ts, &s))
 		return boxfs_px_isfd(fd) ? 0 : -EBADF;
-	WITH_OBJ(fd, o, r_ = boxfs_rio_setattr(o->ch, &s));
+	WITH_OBJ(fd, o, r_ = o->ops->futimens(o, ts));
 }
 
 /* ---- the current directory ---- */
@@ -1012,6 +1561,12 @@ void boxfs_px_cwd_clear(void)
 
 /* ---- mmap ---- */
 
+/*
+ * The object's own descriptor when it has one (a VMOFILE, a rio host file);
+ * else (a RAM file, any 9P file) a private copy read into anonymous memory,
+ * which a read-only MAP_SHARED map also gets; a writable shared map of
+ * such a file is refused (ENODEV).
+ */
 void *boxfs_px_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int *err)
 {
 	struct px_obj *o = obj_get(fd);
@@ -1022,23 +1577,16 @@ void *boxfs_px_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 	void *p = MAP_FAILED;
 	bool shared_w = (prot & PROT_WRITE) && (flags & MAP_SHARED);
 	pthread_mutex_lock(&o->mu);
-	*err = -own(o);
+	*err = -o->ops->own(o);
 	int mfd = -1;
-	if (!*err && o->vmo) {
-		mfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
-	} else if (!*err) {
-		struct rio_mmap mm = { .offset = (uint64_t)off,
-				       .length = len,
-				       .flags = ((prot & PROT_READ) ? RIO_MMAP_READ : 0) |
-						((prot & PROT_WRITE) ? RIO_MMAP_WRITE : 0) |
-						((flags & MAP_PRIVATE) ? RIO_MMAP_PRIVATE : 0) };
-		mfd = boxfs_rio_mmap(o->ch, &mm);
+	if (!*err) {
+		mfd = o->ops->mmap_fd(o, fd, len, prot, flags, off);
 		if (mfd == -ENODEV && !shared_w) {
-			/* no descriptor to give (a RAM file): a private copy */
+			/* no descriptor to give: a private copy */
 			p = mmap(addr, len, prot | PROT_WRITE,
 				 (flags & ~MAP_SHARED) | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (p != MAP_FAILED) {
-				ssize_t got = boxfs_rio_pread(o->ch, p, len, off);
+				ssize_t got = o->ops->pread(o, fd, p, len, off);
 				if (got < 0) {
 					munmap(p, len);
 					p = MAP_FAILED;

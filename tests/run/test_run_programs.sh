@@ -2,10 +2,10 @@
 # test_run_programs.sh — unmodified programs under `boxfs run`: ls -l, cat,
 # cp -r, mv, rm -r, mkdir -p, find, du, tar c/x, sort of a large file,
 # python3 and sqlite3, each run on a served host export and on a served RAM
-# tree (both over rio, through libboxfs-preload.so) and on a local
+# tree, over rio and over 9P (through libboxfs-preload.so), and on a local
 # directory, with the outputs compared. Also: paths outside the mounts stay
 # the system's, a descriptor of a served file survives dup2, and after
-# fork the child reads on at the parent's offset.
+# fork the child reads on at the parent's offset (rio and 9P).
 #
 # Usage: test_run_programs.sh PATH-TO-boxfs. Speaks TAP.
 set -u
@@ -15,16 +15,23 @@ SCRATCH=boxfs-run
 # shellcheck source=../lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 
-echo "1..27"
-mkdir -p "$T/exp" "$T/local" "$T/src/sub/deeper"
-start_server -l "rio=unix!$T/rio" --export "host=$T/exp" || exit 1
-# the RAM tree's work directory, then the mounts: host export, RAM tree
-printf '%s unix!%s\n' "$T/setup" "$T/rio rio" >"$T/ns0"
-"$B" run --ns "$T/ns0" -- mkdir "$T/setup/ram" || echo "# cannot make /ram"
+echo "1..47"
+mkdir -p "$T/exp" "$T/exp9" "$T/local" "$T/src/sub/deeper"
+start_server -l "rio=unix!$T/rio" -l "unix!$T/9p" --export "host=$T/exp" \
+	--export "host9=$T/exp9" || exit 1
+# the RAM tree's work directories (one per protocol), then the mounts: host
+# exports, RAM trees
+cat >"$T/ns0" <<NS
+$T/setup unix!$T/rio rio
+$T/setup9 unix!$T/9p
+NS
+"$B" run --ns "$T/ns0" -- mkdir "$T/setup/ram" "$T/setup9/ram9" || echo "# cannot make /ram"
 cat >"$T/ns" <<NS
 # prefix address aname protocol
 $T/shost unix!$T/rio host rio
 $T/sram unix!$T/rio ram rio
+$T/s9host unix!$T/9p host9
+$T/s9ram unix!$T/9p ram9 9p
 NS
 
 # the source tree, made locally
@@ -76,6 +83,8 @@ select count(*), sum(a), max(b) from t where a % 3 = 0;" 2>&1
 programs "$T/local" local
 programs "$T/shost" host
 programs "$T/sram" ram
+programs "$T/s9host" 9host
+programs "$T/s9ram" 9ram
 
 # compares one section (lines FROM..TO of each result) across the three
 check() {
@@ -85,7 +94,7 @@ check() {
 	t "$name ($4)" "cmp -s '$T/a' '$T/b' || { diff '$T/a' '$T/b' | head -20 | sed 's/^/# /'; false; }"
 }
 
-for where in host ram; do
+for where in host ram 9host 9ram; do
 	t "results exist ($where)" "[ -s '$T/res.$where' ]"
 	t "whole run matches a local directory ($where)" \
 		"cmp -s '$T/res.local' '$T/res.$where' || { diff '$T/res.local' '$T/res.$where' | head -40 | sed 's/^/# /'; false; }"
@@ -96,7 +105,7 @@ t "cp -r worked locally" "grep -q '^cp ok' '$L'"
 t "sort sorted" "grep -q '^sort ok' '$L'"
 t "sqlite3 answered" "grep -q '^166|' '$L'"
 t "python3 answered" "grep -q '^1000 line 999' '$L'"
-for where in host ram; do
+for where in host ram 9host 9ram; do
 	R=$T/res.$where
 	t "cp -r ($where)" "grep -q '^cp ok' '$R'"
 	t "mkdir -p, mv ($where)" "grep -q '^mkdir ok' '$R' && grep -q '^mv ok' '$R'"
@@ -108,20 +117,26 @@ for where in host ram; do
 done
 # the export's files are on the host, and the RAM tree's are not
 t "host export holds the files" "[ -s '$T/exp/big.sorted' ] && [ -s '$T/exp/db.sqlite' ]"
-t "nothing leaked to the local prefixes" "[ ! -e '$T/shost' ] && [ ! -e '$T/sram' ]"
+t "host export holds the files (9P)" "[ -s '$T/exp9/big.sorted' ] && [ -s '$T/exp9/db.sqlite' ]"
+t "nothing leaked to the local prefixes" \
+	"[ ! -e '$T/shost' ] && [ ! -e '$T/sram' ] && [ ! -e '$T/s9host' ] && [ ! -e '$T/s9ram' ]"
 # paths outside the mounts are the system's, in the same process
 echo outside >"$T/outside.txt"
 t "outside paths untouched" "[ \"\$(R cat '$T/outside.txt')\" = outside ]"
 # dup2 onto a served descriptor, then fork: the child reads on
-t "dup2 and fork keep offsets" "[ \"\$(R python3 -c \"
+fork_reads_on() {
+	[ "$(R python3 -c "
 import os
-fd = os.open('$T/shost/big', os.O_RDONLY)
+fd = os.open('$1/big', os.O_RDONLY)
 os.read(fd, 6)
 os.dup2(fd, 42)
 pid = os.fork()
 if pid == 0:
-    os._exit(0 if os.read(42, 6) == b'5838\\\\n2' else 1)
+    os._exit(0 if os.read(42, 6) == b'5838\\n2' else 1)
 _, st = os.waitpid(pid, 0)
 print('ok' if st == 0 else 'bad %d' % st)
-\")\" = ok ]"
+")" = ok ]
+}
+t "dup2 and fork keep offsets" "fork_reads_on '$T/shost'"
+t "dup2 and fork keep offsets (9P)" "fork_reads_on '$T/s9host'"
 t "server still running" "kill -0 $spid"
