@@ -99,6 +99,14 @@ typedef void (*boxfs_rpc_cb)(void *arg, int err, struct p9_fcall *rx, void *rbuf
 BOXFS_API int boxfs_rpc_async(struct boxfs_client *c, const struct p9_fcall *tx, boxfs_rpc_cb cb,
 			      void *arg);
 
+/* ---- conversions ---- */
+
+/* A struct stat from a 9P2000.L Rgetattr (every field it carries). */
+BOXFS_API void boxfs_getattr_to_stat(const struct p9_rgetattr *a, struct stat *st);
+
+/* The st_mode (type and permission bits) of a 9P2000 or 9P2000.u stat record. */
+BOXFS_API mode_t boxfs_p9_mode(const struct p9_stat *s, enum p9_dialect d);
+
 /* ---- the POSIX-like API ---- */
 
 /*

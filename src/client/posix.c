@@ -67,7 +67,7 @@ static int wstat(struct boxfs_client *c, uint32_t fid, const struct p9_stat *st)
 
 /* ---- attributes ---- */
 
-static void getattr_to_stat(const struct p9_rgetattr *a, struct stat *st)
+void boxfs_getattr_to_stat(const struct p9_rgetattr *a, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
 	st->st_mode = a->mode;
@@ -87,7 +87,7 @@ static void getattr_to_stat(const struct p9_rgetattr *a, struct stat *st)
 	st->st_ctim.tv_nsec = (long)a->ctime_nsec;
 }
 
-static mode_t p9mode_to_unix(const struct p9_stat *s, enum p9_dialect d)
+mode_t boxfs_p9_mode(const struct p9_stat *s, enum p9_dialect d)
 {
 	mode_t m = s->mode & 0777;
 	if (s->mode & P9_DMDIR)
@@ -97,6 +97,8 @@ static mode_t p9mode_to_unix(const struct p9_stat *s, enum p9_dialect d)
 			m |= S_ISUID;
 		if (s->mode & P9_DMSETGID)
 			m |= S_ISGID;
+		if (s->mode & P9_DMSETVTX)
+			m |= S_ISVTX;
 		if (s->mode & P9_DMSYMLINK)
 			return m | S_IFLNK;
 		if (s->mode & P9_DMSOCKET)
@@ -113,7 +115,7 @@ static mode_t p9mode_to_unix(const struct p9_stat *s, enum p9_dialect d)
 static void p9stat_to_stat(const struct boxfs_client *c, const struct p9_stat *s, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
-	st->st_mode = p9mode_to_unix(s, c->d);
+	st->st_mode = boxfs_p9_mode(s, c->d);
 	st->st_ino = s->qid.path;
 	st->st_nlink = 1;
 	if (c->d == P9_2000U) {
@@ -144,7 +146,7 @@ static int fid_stat(struct boxfs_client *c, uint32_t fid, struct stat *st)
 		struct p9_fcall tx = { .type = P9_Tgetattr, .tgetattr = { fid, P9_GETATTR_BASIC } };
 		rc = p9c_rpc(c, &tx, &r, P9_Rgetattr);
 		if (rc == 0)
-			getattr_to_stat(&r.f.rgetattr, st);
+			boxfs_getattr_to_stat(&r.f.rgetattr, st);
 	} else {
 		struct p9_fcall tx = { .type = P9_Tstat, .tstat = { fid } };
 		rc = p9c_rpc(c, &tx, &r, P9_Rstat);
@@ -628,7 +630,7 @@ static int set_name(struct boxfs_dir *d, struct p9_str s)
 
 static unsigned char stat_dtype(const struct p9_stat *s, enum p9_dialect dl)
 {
-	switch (p9mode_to_unix(s, dl) & S_IFMT) {
+	switch (boxfs_p9_mode(s, dl) & S_IFMT) {
 	case S_IFDIR:
 		return DT_DIR;
 	case S_IFLNK:

@@ -184,56 +184,10 @@ static int walk(struct bridge *b, uint32_t from, const char *name, uint32_t *fid
 
 /* ---- attributes ---- */
 
-static void getattr_to_stat(const struct p9_rgetattr *a, struct stat *st)
-{
-	memset(st, 0, sizeof *st);
-	st->st_mode = a->mode;
-	st->st_ino = a->qid.path;
-	st->st_nlink = a->nlink;
-	st->st_uid = a->uid;
-	st->st_gid = a->gid;
-	st->st_rdev = a->rdev;
-	st->st_size = (off_t)a->size;
-	st->st_blksize = (blksize_t)a->blksize;
-	st->st_blocks = (blkcnt_t)a->blocks;
-	st->st_atim.tv_sec = (time_t)a->atime_sec;
-	st->st_atim.tv_nsec = (long)a->atime_nsec;
-	st->st_mtim.tv_sec = (time_t)a->mtime_sec;
-	st->st_mtim.tv_nsec = (long)a->mtime_nsec;
-	st->st_ctim.tv_sec = (time_t)a->ctime_sec;
-	st->st_ctim.tv_nsec = (long)a->ctime_nsec;
-}
-
-/* The file type and permissions of a 9P2000(.u) stat record. */
-static mode_t p9mode_to_unix(const struct p9_stat *s, enum p9_dialect d)
-{
-	mode_t m = s->mode & 0777;
-	if (s->mode & P9_DMDIR)
-		return m | S_IFDIR;
-	if (d == P9_2000U) {
-		if (s->mode & P9_DMSETUID)
-			m |= S_ISUID;
-		if (s->mode & P9_DMSETGID)
-			m |= S_ISGID;
-		if (s->mode & P9_DMSETVTX)
-			m |= S_ISVTX;
-		if (s->mode & P9_DMSYMLINK)
-			return m | S_IFLNK;
-		if (s->mode & P9_DMSOCKET)
-			return m | S_IFSOCK;
-		if (s->mode & P9_DMNAMEDPIPE)
-			return m | S_IFIFO;
-		if (s->mode & P9_DMDEVICE)
-			return m |
-			       (s->extension.len && s->extension.s[0] == 'b' ? S_IFBLK : S_IFCHR);
-	}
-	return m | S_IFREG;
-}
-
 static void p9stat_to_stat(const struct bridge *b, const struct p9_stat *s, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
-	st->st_mode = p9mode_to_unix(s, b->d);
+	st->st_mode = boxfs_p9_mode(s, b->d);
 	st->st_ino = s->qid.path;
 	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
 	st->st_uid = b->uid;
@@ -270,7 +224,7 @@ static int fid_getattr(struct bridge *b, uint32_t fid, struct stat *st, struct p
 		struct p9_fcall tx = { .type = P9_Tgetattr, .tgetattr = { fid, P9_GETATTR_BASIC } };
 		rc = rpc(b, &tx, P9_Rgetattr, &rx, &rbuf);
 		if (rc == 0) {
-			getattr_to_stat(&rx.rgetattr, st);
+			boxfs_getattr_to_stat(&rx.rgetattr, st);
 			if (qid)
 				*qid = rx.rgetattr.qid;
 		}
@@ -1496,7 +1450,7 @@ static int list_u(struct bridge *b, struct handle *h, struct node *dir)
 			}
 			h->ents[h->nents++] =
 				(struct dent){ strndup(s.name.s, s.name.len), s.qid.path,
-					       p9mode_to_unix(&s, b->d) & S_IFMT };
+					       boxfs_p9_mode(&s, b->d) & S_IFMT };
 		}
 		free(rbuf);
 		if (rc < 0)
