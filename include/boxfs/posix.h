@@ -7,11 +7,13 @@
  * own descriptor, or /dev/null), so numbers never clash with libc's and
  * close/dup/dup2 keep working. Paths are routed through a client mount table
  * (prefix -> address, protocol, aname), read from $BOXFS_NS or a file, one
- * mount a line: `PREFIX ADDRESS [ANAME] [PROTOCOL]` (protocol rio or 9p,
- * default 9p; '#' starts a comment). The layer keeps a current directory of
+ * mount a line: `PREFIX ADDRESS [ANAME] [PROTOCOL]` (protocol rio, 9p or
+ * smdish, default 9p; '#' starts a comment). Under an smdish mount the
+ * prefix is a flat directory of memfiles (boxfs/memfile.h), each a file of
+ * its segment's size, read and written under its lock. The layer keeps a current directory of
  * its own while it is under a mounted prefix. After fork the child's
- * objects are reopened on first use (rio: CLONE, 9P: a new connection), at
- * the offsets they had.
+ * objects are reopened on first use (rio: CLONE, 9P and smdish: a new
+ * connection), at the offsets they had.
  *
  * Calls mirror their POSIX namesakes but answer -errno instead of setting
  * errno. A path outside every mount answers -EXDEV ("not mine"), so that a
@@ -32,7 +34,8 @@ extern "C" {
 
 /* Adds mounts from a file in the format above (NULL: $BOXFS_NS). 0 or -errno. */
 BOXFS_API int boxfs_px_load(const char *file);
-/* Adds one mount; proto "rio" or "9p" (NULL: 9p), aname may be NULL. */
+/* Adds one mount; proto "rio", "9p" or "smdish" (NULL: 9p), aname may be
+ * NULL (smdish has none). */
 BOXFS_API int boxfs_px_mount(const char *prefix, const char *addr, const char *aname,
 			     const char *proto);
 
@@ -54,8 +57,11 @@ BOXFS_API int boxfs_px_fstatat(int dirfd, const char *path, struct stat *st, int
 BOXFS_API int boxfs_px_ftruncate(int fd, off_t len);
 BOXFS_API int boxfs_px_fsync(int fd);
 /* F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_DUPFD(_CLOEXEC), F_GETLK/F_SETLK(W)
- * (locks are kept in the process). */
+ * (locks are kept in the process, but for a memfile's whole-file locks,
+ * which are its lock). */
 BOXFS_API int boxfs_px_fcntl(int fd, int cmd, long arg);
+/* flock(2): a memfile's lock over smdish, else kept in the process. */
+BOXFS_API int boxfs_px_flock(int fd, int op);
 BOXFS_API int boxfs_px_dup(int fd);
 /* dup2/dup3: newfd must already be closed or served (the caller closes a
  * system descriptor there first). */

@@ -99,4 +99,9 @@ int p9c_walk(struct boxfs_client *c, const char *const *names, int n, uint32_t *
 /* The largest read/write payload for a fid with this iounit. */
 uint32_t p9c_iomax(const struct boxfs_client *c, uint32_t iounit);
 
+struct boxfs_mem;
+/* memfile.c: a new descriptor (close-on-exec) of the segment of the shared
+ * mapping mapfd, for the POSIX layer's mmap; -ENODEV for a ship replica. */
+int bx_mem_segfd(struct boxfs_mem *m, int mapfd);
+
 #endif

@@ -11,8 +11,10 @@
 #include <boxfs/smdish.h>
 
 #include "base/dial.h"
+#include "client/client_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,7 @@ struct mapent {
 	void *addr;
 	size_t size;
 	bool shared;
+	int segfd; /* shared: the segment's memfd, kept for bx_mem_segfd; else -1 */
 	char name[];
 };
 
@@ -247,6 +250,8 @@ void boxfs_mem_disconnect(struct boxfs_mem *m)
 	for (struct mapent *e = m->maps, *next; e; e = next) {
 		next = e->next;
 		munmap(e->addr, e->size);
+		if (e->segfd >= 0)
+			close(e->segfd);
 		free(e);
 	}
 	free(m->buf);
@@ -358,16 +363,21 @@ void *boxfs_mem_mmap(struct boxfs_mem *m, int fd, size_t size, int flags, int *m
 			call(m, &u, NULL, 0, &urep, NULL, 0, NULL);
 		}
 	}
-	if (segfd >= 0)
-		close(segfd);
 	if (rc < 0) {
+		if (segfd >= 0)
+			close(segfd);
 		free(e);
 		pthread_mutex_unlock(&m->mu);
 		errno = -rc;
 		return NULL;
 	}
 	*e = (struct mapent){
-		.next = m->maps, .mapfd = (int)rep.fd, .addr = addr, .size = size, .shared = shared
+		.next = m->maps,
+		.mapfd = (int)rep.fd,
+		.addr = addr,
+		.size = size,
+		.shared = shared,
+		.segfd = segfd,
 	};
 	memcpy(e->name, f->name, nlen + 1);
 	m->maps = e;
@@ -393,11 +403,28 @@ int boxfs_mem_munmap(struct boxfs_mem *m, int mapfd)
 		if (e) {
 			*pp = e->next;
 			munmap(e->addr, e->size);
+			if (e->segfd >= 0)
+				close(e->segfd);
 			free(e);
 		}
 	}
 	pthread_mutex_unlock(&m->mu);
 	return rc;
+}
+
+/* A new descriptor (close-on-exec) of a shared mapping's segment, for the
+ * POSIX layer's mmap; -ENODEV for a ship replica, -EBADF for no mapping. */
+int bx_mem_segfd(struct boxfs_mem *m, int mapfd)
+{
+	pthread_mutex_lock(&m->mu);
+	struct mapent *e = m->maps;
+	while (e && e->mapfd != mapfd)
+		e = e->next;
+	int r = !e ? -EBADF : e->segfd < 0 ? -ENODEV : fcntl(e->segfd, F_DUPFD_CLOEXEC, 0);
+	if (r == -1 && e && e->segfd >= 0)
+		r = -errno;
+	pthread_mutex_unlock(&m->mu);
+	return r;
 }
 
 /* ---- locks ---- */

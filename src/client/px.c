@@ -19,6 +19,7 @@
  * its own mutex, held across one operation, which also keeps a channel's
  * transactions one at a time.
  */
+#include <boxfs/memfile.h>
 #include <boxfs/posix.h>
 #include <boxfs/rio_client.h>
 
@@ -29,9 +30,11 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -40,7 +43,9 @@
 
 enum { NFD = 65536 };
 
-enum px_proto { PX_RIO, PX_9P };
+enum px_proto { PX_RIO, PX_9P, PX_SMD };
+
+struct px_seg;
 
 struct px_mount {
 	struct px_mount *next;
@@ -50,6 +55,8 @@ struct px_mount {
 	enum px_proto proto;
 	int root;		/* rio: the root channel of this process, or -1 */
 	struct boxfs_client *c; /* 9P: the connection of this process, or NULL */
+	struct boxfs_mem *mem;	/* smdish: the connection of this process, or NULL */
+	struct px_seg *segs;	/* smdish: the memfiles this process has open */
 	pid_t pid;
 	dev_t dev;
 };
@@ -93,7 +100,12 @@ struct px_ops {
 	/* A descriptor to mmap (the caller closes it), or -ENODEV: the caller
 	 * then copies the file into a private mapping with pread. */
 	int (*mmap_fd)(struct px_obj *o, int fd, size_t len, int prot, int flags, off_t off);
+	/* Whole-file locks held on the server (flock, F_SETLK), or NULL: kept in
+	 * the process. how: PX_UNLOCK, PX_LOCK (waits), PX_TRYLOCK. */
+	int (*lock)(struct px_obj *o, int how);
 };
+
+enum { PX_UNLOCK, PX_LOCK, PX_TRYLOCK };
 
 struct px_obj {
 	const struct px_ops *ops;
@@ -118,6 +130,11 @@ struct px_obj {
 	struct boxfs_dirent de;
 	bool dpend;	/* de is the entry at the listing's position */
 	uint64_t dseen; /* the server's entries moved past (to resume after fork) */
+	/* smdish */
+	int mfd;	     /* the memfile's descriptor on the connection, or -1 */
+	struct px_seg *seg;  /* the memfile's state in this process */
+	char **names;	     /* directory: the listing being handed out */
+	size_t nnames, npos; /* its length and position */
 };
 
 struct px_fd {
@@ -315,6 +332,8 @@ int boxfs_px_mount(const char *prefix, const char *addr, const char *aname, cons
 	enum px_proto p = PX_9P;
 	if (proto && strcmp(proto, "rio") == 0)
 		p = PX_RIO;
+	else if (proto && strcmp(proto, "smdish") == 0)
+		p = PX_SMD;
 	else if (proto && strcmp(proto, "9p") != 0)
 		return -EPROTONOSUPPORT;
 	char norm[PATH_MAX];
@@ -374,7 +393,8 @@ int boxfs_px_load(const char *file)
 		}
 		/* ANAME and PROTOCOL: a lone third word that names a protocol is one */
 		const char *aname = w[2], *proto = w[3] ? w[3] : "9p";
-		if (n == 3 && (strcmp(w[2], "rio") == 0 || strcmp(w[2], "9p") == 0))
+		if (n == 3 && (strcmp(w[2], "rio") == 0 || strcmp(w[2], "9p") == 0 ||
+			       strcmp(w[2], "smdish") == 0))
 			aname = NULL, proto = w[2];
 		int e = boxfs_px_mount(w[0], w[1], aname, proto);
 		if (e < 0 && r == 0)
@@ -963,6 +983,506 @@ static int px9_open(struct px_mount *m, const char *abs, const char *rest, int f
 	return 0;
 }
 
+/* ---- smdish objects: memfiles of the mount's connection ---- */
+
+/*
+ * A memfile this process has open, shared by its objects: the one mapping
+ * of its segment (the connection's locks and copies go through it, by
+ * name) and which object holds its lock through flock or F_SETLK.
+ */
+struct px_seg {
+	struct px_seg *next;
+	unsigned refs;
+	int mapfd; /* the mapping's handle, or -1 when not mapped yet */
+	uint8_t *addr;
+	size_t size;
+	bool shared;	       /* the server's memfd, not a ship replica */
+	struct px_obj *holder; /* the object holding the lock, or NULL */
+	char name[];
+};
+
+/*
+ * This process's smdish connection of m, or NULL with *err. After fork the
+ * parent's connection is dropped without a word to the server (its socket
+ * is only our copy) with what this process knew of its memfiles.
+ */
+static struct boxfs_mem *mount_mem(struct px_mount *m, int *err)
+{
+	pthread_mutex_lock(&mu);
+	pid_t me = getpid();
+	if (m->mem && m->pid != me) {
+		boxfs_mem_disconnect(m->mem);
+		m->mem = NULL;
+		for (struct px_seg *g = m->segs, *next; g; g = next) {
+			next = g->next;
+			free(g);
+		}
+		m->segs = NULL;
+	}
+	if (!m->mem) {
+		m->mem = boxfs_mem_connect(m->addr);
+		m->pid = me;
+		if (!m->mem)
+			*err = -errno;
+	}
+	struct boxfs_mem *mem = m->mem;
+	pthread_mutex_unlock(&mu);
+	return mem;
+}
+
+/* The memfile name's state in this process, one more reference. */
+static struct px_seg *seg_get(struct px_mount *m, const char *name)
+{
+	pthread_mutex_lock(&mu);
+	struct px_seg *g = m->segs;
+	while (g && strcmp(g->name, name) != 0)
+		g = g->next;
+	if (!g && (g = calloc(1, sizeof *g + strlen(name) + 1))) {
+		strcpy(g->name, name);
+		g->mapfd = -1;
+		g->next = m->segs;
+		m->segs = g;
+	}
+	if (g)
+		g->refs++;
+	pthread_mutex_unlock(&mu);
+	return g;
+}
+
+/* Drops a reference; the last one unmaps the segment. */
+static void seg_put(struct px_mount *m, struct boxfs_mem *mem, struct px_seg *g)
+{
+	pthread_mutex_lock(&mu);
+	bool last = --g->refs == 0;
+	if (last) {
+		struct px_seg **pp = &m->segs;
+		while (*pp && *pp != g)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = g->next;
+	}
+	pthread_mutex_unlock(&mu);
+	if (!last)
+		return;
+	if (g->mapfd >= 0)
+		boxfs_mem_munmap(mem, g->mapfd);
+	free(g);
+}
+
+struct smd_find {
+	const char *name;
+	int64_t size; /* -1: not listed */
+	char **names;
+	size_t n, cap;
+	bool oom;
+};
+
+static int smd_find_fn(void *ctx, const char *name, uint32_t seg_size, bool locked)
+{
+	(void)locked;
+	struct smd_find *f = ctx;
+	if (strcmp(name, f->name) != 0)
+		return 0;
+	f->size = seg_size;
+	return 1;
+}
+
+/* The segment size of the memfile name: 0 or more, or -ENOENT. */
+static int64_t smd_size(struct boxfs_mem *mem, const char *name)
+{
+	struct smd_find f = { .name = name, .size = -1 };
+	int r = boxfs_mem_list(mem, smd_find_fn, &f);
+	if (r < 0)
+		return r;
+	return f.size < 0 ? -ENOENT : f.size;
+}
+
+/* What stat shows of rest ("" the mount's root, else a memfile). */
+static int smd_stat(struct px_mount *m, const char *rest, struct stat *st)
+{
+	int err = -EIO;
+	struct boxfs_mem *mem = mount_mem(m, &err);
+	if (!mem)
+		return err;
+	int64_t size = 0;
+	if (*rest && strchr(rest, '/'))
+		return -ENOENT;
+	if (*rest && (size = smd_size(mem, rest)) < 0)
+		return (int)size;
+	memset(st, 0, sizeof *st);
+	st->st_dev = m->dev;
+	st->st_ino = *rest ? name_ino(rest, strlen(rest)) : 1;
+	st->st_mode = *rest ? S_IFREG | 0666 : S_IFDIR | 0777;
+	st->st_nlink = *rest ? 1 : 2;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_size = (off_t)size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	return 0;
+}
+
+/* Maps o's segment once for the process (the server's memfd over a Unix
+ * socket, else a ship replica): 0 (g->size 0 for a pure lock) or -errno. */
+static int smd_map(struct px_obj *o, struct boxfs_mem *mem)
+{
+	struct px_seg *g = o->seg;
+	if (g->mapfd >= 0)
+		return 0;
+	int64_t size = smd_size(mem, g->name);
+	if (size <= 0) {
+		g->size = 0;
+		return size < 0 ? (int)size : 0;
+	}
+	int flags = strncmp(o->m->addr, "unix!", 5) == 0 ? BOXFS_MEM_SHARED : 0;
+	int mapfd = -1;
+	void *p = boxfs_mem_mmap(mem, o->mfd, (size_t)size, flags, &mapfd);
+	if (!p && flags && errno == EOPNOTSUPP)
+		p = boxfs_mem_mmap(mem, o->mfd, (size_t)size, flags = 0, &mapfd);
+	if (!p)
+		return -errno;
+	pthread_mutex_lock(&mu);
+	if (g->mapfd >= 0) { /* another thread mapped it meanwhile */
+		pthread_mutex_unlock(&mu);
+		boxfs_mem_munmap(mem, mapfd);
+		return 0;
+	}
+	g->addr = p;
+	g->size = (size_t)size;
+	g->shared = flags != 0;
+	g->mapfd = mapfd;
+	pthread_mutex_unlock(&mu);
+	return 0;
+}
+
+/* Reopens o on this process's connection (after fork); locks stay behind. */
+static int smd_own(struct px_obj *o)
+{
+	if (o->pid == getpid())
+		return 0;
+	int err = -EIO;
+	struct boxfs_mem *mem = mount_mem(o->m, &err);
+	if (!mem)
+		return err;
+	if (!o->dir) {
+		int mfd = boxfs_mem_open(mem, obj_rest(o));
+		if (mfd < 0)
+			return mfd;
+		struct px_seg *g = seg_get(o->m, obj_rest(o));
+		if (!g) {
+			boxfs_mem_close(mem, mfd);
+			return -ENOMEM;
+		}
+		o->mfd = mfd;
+		o->seg = g;
+	}
+	o->pid = getpid();
+	return 0;
+}
+
+static void smd_names_free(struct px_obj *o)
+{
+	for (size_t i = 0; i < o->nnames; i++)
+		free(o->names[i]);
+	free(o->names);
+	o->names = NULL;
+	o->nnames = o->npos = 0;
+}
+
+static void smd_release(struct px_obj *o)
+{
+	smd_names_free(o);
+	if (o->pid != getpid() || o->dir)
+		return; /* the parent's: forgotten with its connection */
+	struct boxfs_mem *mem = o->m->mem;
+	if (o->seg->holder == o) {
+		boxfs_mem_unlock(mem, o->mfd);
+		o->seg->holder = NULL;
+	}
+	seg_put(o->m, mem, o->seg);
+	boxfs_mem_close(mem, o->mfd);
+}
+
+/* Copies between buf and the segment at off, under the memfile's lock
+ * (unless this process holds it already). */
+static ssize_t smd_io(struct px_obj *o, void *buf, size_t n, off_t off, bool wr)
+{
+	if (o->dir)
+		return -EISDIR;
+	if ((o->flags & O_ACCMODE) == (wr ? O_RDONLY : O_WRONLY) || (o->flags & O_PATH))
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	struct boxfs_mem *mem = o->m->mem;
+	int r = smd_map(o, mem);
+	if (r < 0)
+		return r;
+	struct px_seg *g = o->seg;
+	if (wr && g->size == 0)
+		return -ENOSPC;
+	if ((uint64_t)off >= g->size)
+		return wr && n ? -EFBIG : 0;
+	if (n > g->size - (size_t)off)
+		n = g->size - (size_t)off;
+	if (n == 0)
+		return 0;
+	bool held = g->holder != NULL;
+	if (!held && (r = boxfs_mem_lock(mem, o->mfd, 0)) < 0)
+		return r;
+	if (wr)
+		memcpy(g->addr + off, buf, n);
+	else
+		memcpy(buf, g->addr + off, n);
+	if (!held && (r = boxfs_mem_unlock(mem, o->mfd)) < 0)
+		return r;
+	return (ssize_t)n;
+}
+
+static ssize_t smd_pread(struct px_obj *o, int fd, void *buf, size_t n, off_t off)
+{
+	(void)fd;
+	return smd_io(o, buf, n, off, false);
+}
+
+static ssize_t smd_pwrite(struct px_obj *o, const void *buf, size_t n, off_t off)
+{
+	return smd_io(o, (void *)buf, n, off, true);
+}
+
+static ssize_t smd_read(struct px_obj *o, int fd, void *buf, size_t n)
+{
+	ssize_t r = smd_pread(o, fd, buf, n, o->off);
+	if (r > 0)
+		o->off += r;
+	return r;
+}
+
+static ssize_t smd_write(struct px_obj *o, const void *buf, size_t n)
+{
+	if (o->flags & O_APPEND) {
+		int r = o->dir ? 0 : smd_map(o, o->m->mem);
+		if (r < 0)
+			return r;
+		o->off = o->dir ? 0 : (int64_t)o->seg->size;
+	}
+	ssize_t r = smd_pwrite(o, buf, n, o->off);
+	if (r > 0)
+		o->off += r;
+	return r;
+}
+
+static int smd_fstat(struct px_obj *o, struct stat *st)
+{
+	return smd_stat(o->m, obj_rest(o), st);
+}
+
+static off_t smd_lseek(struct px_obj *o, int fd, off_t off, int whence)
+{
+	(void)fd;
+	struct stat st;
+	off_t base;
+	int r;
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = o->off;
+		break;
+	case SEEK_END:
+		if ((r = smd_fstat(o, &st)) < 0)
+			return r;
+		base = st.st_size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if ((off > 0 && base > INT64_MAX - off) || base + off < 0)
+		return -EINVAL;
+	return o->off = base + off;
+}
+
+static int smd_list_fn(void *ctx, const char *name, uint32_t seg_size, bool locked)
+{
+	(void)seg_size, (void)locked;
+	struct smd_find *f = ctx;
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 16;
+		char **nn = realloc(f->names, cap * sizeof *nn);
+		if (!nn)
+			return -ENOMEM;
+		f->names = nn, f->cap = cap;
+	}
+	if (!(f->names[f->n] = strdup(name)))
+		return -ENOMEM;
+	f->n++;
+	return 0;
+}
+
+/* The listing is the server's memfiles when it is first read. */
+static int smd_dirent(struct px_obj *o, struct px_dent *de)
+{
+	if (!o->names) {
+		struct smd_find f = { 0 };
+		int r = boxfs_mem_list(o->m->mem, smd_list_fn, &f);
+		if (r < 0 || !f.names) {
+			for (size_t i = 0; i < f.n; i++)
+				free(f.names[i]);
+			free(f.names);
+			if (r < 0)
+				return r;
+			return 0;
+		}
+		o->names = f.names;
+		o->nnames = f.n;
+		o->npos = 0;
+	}
+	if (o->npos >= o->nnames)
+		return 0;
+	const char *name = o->names[o->npos];
+	size_t len = strlen(name);
+	*de = (struct px_dent){ name, len, DT_REG, name_ino(name, len) };
+	return 1;
+}
+
+static void smd_dirent_skip(struct px_obj *o)
+{
+	o->npos++;
+}
+
+static void smd_rewind(struct px_obj *o)
+{
+	smd_names_free(o);
+}
+
+/* A segment's size is fixed when it is first mapped. */
+static int smd_ftruncate(struct px_obj *o, off_t len)
+{
+	(void)len;
+	return o->dir ? -EISDIR : -EINVAL;
+}
+
+static int smd_fsync(struct px_obj *o)
+{
+	(void)o;
+	return 0;
+}
+
+static int smd_fchmod(struct px_obj *o, mode_t mode)
+{
+	(void)o, (void)mode;
+	return -EPERM;
+}
+
+static int smd_futimens(struct px_obj *o, const struct timespec ts[2])
+{
+	(void)o, (void)ts;
+	return -EPERM;
+}
+
+/* The server's memfd, over a Unix socket; else a copy (-ENODEV). */
+static int smd_mmap_fd(struct px_obj *o, int fd, size_t len, int prot, int flags, off_t off)
+{
+	(void)fd, (void)len, (void)prot, (void)flags, (void)off;
+	if (o->dir)
+		return -ENODEV;
+	int r = smd_map(o, o->m->mem);
+	if (r < 0)
+		return r;
+	if (!o->seg->shared)
+		return -ENODEV;
+	return bx_mem_segfd(o->m->mem, o->seg->mapfd);
+}
+
+/* The memfile's lock, held for o until o unlocks it or is closed. */
+static int smd_lock(struct px_obj *o, int how)
+{
+	if (o->dir || (o->flags & O_PATH))
+		return o->dir ? 0 : -EBADF;
+	struct px_seg *g = o->seg;
+	struct boxfs_mem *mem = o->m->mem;
+	int r = 0;
+	if (how == PX_UNLOCK) {
+		if (g->holder == o && (r = boxfs_mem_unlock(mem, o->mfd)) == 0)
+			g->holder = NULL;
+		return r;
+	}
+	if (g->holder == o)
+		return 0;
+	if (g->holder) /* another descriptor of this process holds it */
+		return how == PX_TRYLOCK ? -EAGAIN : -EDEADLK;
+	r = boxfs_mem_lock(mem, o->mfd, how == PX_TRYLOCK ? BOXFS_MEM_TRY : 0);
+	if (r == 0)
+		g->holder = o;
+	return r;
+}
+
+static const struct px_ops smd_ops = {
+	.own = smd_own,
+	.release = smd_release,
+	.read = smd_read,
+	.write = smd_write,
+	.pread = smd_pread,
+	.pwrite = smd_pwrite,
+	.lseek = smd_lseek,
+	.fstat = smd_fstat,
+	.dirent = smd_dirent,
+	.dirent_next = smd_dirent_skip,
+	.rewind = smd_rewind,
+	.ftruncate = smd_ftruncate,
+	.fsync = smd_fsync,
+	.fchmod = smd_fchmod,
+	.futimens = smd_futimens,
+	.mmap_fd = smd_mmap_fd,
+	.lock = smd_lock,
+};
+
+/* Opens the mount's root (the flat directory of memfiles) or a memfile,
+ * creating it when new. */
+static int smd_open(struct px_mount *m, const char *abs, const char *rest, int flags,
+		    struct px_obj **out)
+{
+	int err = -EIO;
+	struct boxfs_mem *mem = mount_mem(m, &err);
+	if (!mem)
+		return err;
+	bool dir = !*rest;
+	if (dir && (flags & O_ACCMODE) != O_RDONLY && !(flags & O_PATH))
+		return -EISDIR;
+	if (!dir && strchr(rest, '/'))
+		return -ENOENT;
+	if (!dir && (flags & O_DIRECTORY))
+		return -ENOTDIR;
+	if (!dir && (flags & O_TRUNC))
+		return -EINVAL;
+	if (dir && (flags & O_CREAT) && (flags & O_EXCL))
+		return -EEXIST;
+	if (!dir && (flags & O_CREAT) && (flags & O_EXCL)) {
+		int64_t size = smd_size(mem, rest);
+		if (size >= 0 || size != -ENOENT)
+			return size >= 0 ? -EEXIST : (int)size;
+	}
+	struct px_obj *o = obj_new(&smd_ops, m, abs, flags);
+	if (!o)
+		return -ENOMEM;
+	o->dir = dir;
+	o->mfd = -1;
+	if (!dir) {
+		o->mfd = boxfs_mem_open(mem, rest);
+		o->seg = o->mfd >= 0 ? seg_get(m, rest) : NULL;
+		if (!o->seg) {
+			int r = o->mfd < 0 ? o->mfd : -ENOMEM;
+			if (o->mfd >= 0)
+				boxfs_mem_close(mem, o->mfd);
+			o->dir = true; /* nothing to release */
+			obj_put(o);
+			return r;
+		}
+	}
+	*out = o;
+	return 0;
+}
+
 /* ---- descriptors ---- */
 
 /* Enters o at a descriptor number (vmofd's own when >= 0). */
@@ -999,6 +1519,8 @@ int boxfs_px_openat(int dirfd, const char *path, int flags, mode_t mode)
 		mode &= ~current_umask();
 	if (m->proto == PX_9P)
 		r = px9_open(m, abs, rest, flags, mode, &o);
+	else if (m->proto == PX_SMD)
+		r = smd_open(m, abs, rest, flags, &o);
 	else
 		r = rio_open(m, abs, rest, flags, mode, &o, &vmofd);
 	if (r < 0)
@@ -1156,13 +1678,35 @@ int boxfs_px_fcntl(int fd, int cmd, long arg)
 	case F_SETLK:
 	case F_SETLKW:
 	case F_OFD_SETLK:
-	case F_OFD_SETLKW:
+	case F_OFD_SETLKW: {
+		/* whole-file locks of a memfile are its lock; the rest stay here */
+		struct flock *fl = (struct flock *)arg;
+		if (!o->ops->lock || fl->l_start != 0 || fl->l_len != 0)
+			break;
+		bool wait = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
+		pthread_mutex_lock(&o->mu);
+		if ((r = o->ops->own(o)) == 0)
+			r = o->ops->lock(o, fl->l_type == F_UNLCK ? PX_UNLOCK
+					    : wait		  ? PX_LOCK
+								  : PX_TRYLOCK);
+		pthread_mutex_unlock(&o->mu);
 		break;
+	}
 	default:
 		r = -EINVAL;
 	}
 	obj_put(o);
 	return r;
+}
+
+int boxfs_px_flock(int fd, int op)
+{
+	WITH_OBJ(fd, o, {
+		if (o->ops->lock)
+			r_ = o->ops->lock(o, (op & ~LOCK_NB) == LOCK_UN ? PX_UNLOCK
+					     : (op & LOCK_NB)		? PX_TRYLOCK
+									: PX_LOCK);
+	});
 }
 
 /* ---- directories ---- */
@@ -1296,6 +1840,8 @@ int boxfs_px_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 		return r;
 	if (m->proto == PX_RIO)
 		return with_path(m, rest, O_PATH, stat_fn, st);
+	if (m->proto == PX_SMD)
+		return smd_stat(m, rest, st);
 	struct boxfs_client *c = mount_client(m, &r);
 	if (!c)
 		return r;
@@ -1337,6 +1883,8 @@ int boxfs_px_mkdirat(int dirfd, const char *path, mode_t mode)
 		return r;
 	if (!*rest)
 		return -EEXIST;
+	if (m->proto == PX_SMD)
+		return -EPERM; /* memfiles are made by opening them */
 	mode &= ~current_umask();
 	if (m->proto == PX_9P) {
 		struct boxfs_client *c = mount_client(m, &r);
@@ -1373,6 +1921,8 @@ int boxfs_px_unlinkat(int dirfd, const char *path, int flags)
 	int r = parent_of(dirfd, path, abs, &m, &prest, name);
 	if (r < 0)
 		return r;
+	if (m->proto == PX_SMD)
+		return -EPERM; /* a memfile lives while a client names it */
 	if (m->proto == PX_9P) {
 		struct boxfs_client *c = mount_client(m, &r);
 		if (!c)
@@ -1409,6 +1959,8 @@ int boxfs_px_renameat(int odirfd, const char *from, int ndirfd, const char *to)
 		return r;
 	if (om != nm)
 		return -EXDEV;
+	if (nm->proto == PX_SMD)
+		return -EPERM;
 	if (nm->proto == PX_9P) {
 		struct boxfs_client *c = mount_client(nm, &r);
 		if (!c)
@@ -1459,6 +2011,8 @@ int boxfs_px_fchmodat(int dirfd, const char *path, mode_t mode)
 	int r = locate(dirfd, path, abs, &m, &rest);
 	if (r < 0)
 		return r;
+	if (m->proto == PX_SMD)
+		return -EPERM;
 	if (m->proto == PX_9P) {
 		struct boxfs_client *c = mount_client(m, &r);
 		return c ? boxfs_chmod(c, rest, mode & 07777) : r;
@@ -1483,6 +2037,8 @@ int boxfs_px_utimensat(int dirfd, const char *path, const struct timespec ts[2])
 	int r = locate(dirfd, path, abs, &m, &rest);
 	if (r < 0)
 		return r;
+	if (m->proto == PX_SMD)
+		return -EPERM;
 	if (m->proto == PX_9P) {
 		/* mtime only, as over rio */
 		struct timespec t[2] = { { 0, UTIME_OMIT },

@@ -5,7 +5,8 @@
 # tree, over rio and over 9P (through libboxfs-preload.so), and on a local
 # directory, with the outputs compared. Also: paths outside the mounts stay
 # the system's, a descriptor of a served file survives dup2, and after
-# fork the child reads on at the parent's offset (rio and 9P).
+# fork the child reads on at the parent's offset (rio and 9P). And memfiles
+# as files under an smdish mount: ls, cat, writes, flock.
 #
 # Usage: test_run_programs.sh PATH-TO-boxfs. Speaks TAP.
 set -u
@@ -15,9 +16,9 @@ SCRATCH=boxfs-run
 # shellcheck source=../lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 
-echo "1..47"
+echo "1..52"
 mkdir -p "$T/exp" "$T/exp9" "$T/local" "$T/src/sub/deeper"
-start_server -l "rio=unix!$T/rio" -l "unix!$T/9p" --export "host=$T/exp" \
+start_server -l "rio=unix!$T/rio" -l "unix!$T/9p" -l "smdish=unix!$T/mem" --export "host=$T/exp" \
 	--export "host9=$T/exp9" || exit 1
 # the RAM tree's work directories (one per protocol), then the mounts: host
 # exports, RAM trees
@@ -139,4 +140,39 @@ print('ok' if st == 0 else 'bad %d' % st)
 }
 t "dup2 and fork keep offsets" "fork_reads_on '$T/shost'"
 t "dup2 and fork keep offsets (9P)" "fork_reads_on '$T/s9host'"
+
+# memfiles under an smdish mount
+M=unix!$T/mem
+echo "$T/smem $M smdish" >"$T/nsmem"
+RM() { timeout 60 "$B" run --ns "$T/nsmem" -- "$@"; }
+for h in "seg 16" "plain"; do
+	# shellcheck disable=SC2086 # name and size
+	"$B" mem -a "$M" hold $h >"$T/hold.${h%% *}" 2>&1 &
+	pids+=($!)
+done
+for _ in $(seq 100); do
+	[ -s "$T/hold.seg" ] && [ -s "$T/hold.plain" ] && break
+	sleep 0.05
+done
+printf hello | "$B" mem -a "$M" write seg
+t "ls lists the memfiles (smdish)" "[ \"\$(RM ls '$T/smem' | tr '\n' ' ')\" = 'plain seg ' ]"
+t "cat prints a segment (smdish)" \
+	"[ \"\$(RM cat '$T/smem/seg' | tr -d '\\0')\" = hello ] && [ \"\$(RM stat -c %s '$T/smem/seg')\" = 16 ]"
+RM python3 -c "
+import errno, os
+fd = os.open('$T/smem/seg', os.O_RDWR)
+os.pwrite(fd, b'WORLD', 5)
+def err(f):
+    try:
+        f()
+    except OSError as e:
+        return errno.errorcode[e.errno]
+print(err(lambda: os.pwrite(fd, b'x', 16)), err(lambda: os.unlink('$T/smem/seg')),
+      err(lambda: os.write(os.open('$T/smem/plain', os.O_WRONLY), b'x')))
+" >"$T/smem.out" 2>&1
+t "python3 writes a segment (smdish)" \
+	"[ \"\$('$B' mem -a '$M' cat seg | tr -d '\\0')\" = helloWORLD ]"
+t "EFBIG, EPERM, ENOSPC (smdish)" "grep -qx 'EFBIG EPERM ENOSPC' '$T/smem.out'"
+t "flock takes the memfile lock (smdish)" \
+	"RM flock '$T/smem/seg' sh -c \"'$B' mem -a '$M' lock --try seg true 2>/dev/null; echo \\\$? >'$T/try'\" && [ \"\$(cat '$T/try')\" = 1 ] && '$B' mem -a '$M' lock --try seg true"
 t "server still running" "kill -0 $spid"

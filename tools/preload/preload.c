@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -568,6 +569,14 @@ PUBLIC int fdatasync(int fd)
 	}
 FCNTL_WRAPPER(fcntl)
 FCNTL_WRAPPER(fcntl64)
+
+PUBLIC int flock(int fd, int op)
+{
+	if (sfd(fd))
+		return (int)ret(boxfs_px_flock(fd, op));
+	REAL(flock, int, int, int);
+	return real_flock(fd, op);
+}
 
 PUBLIC int dup(int fd)
 {
