@@ -342,7 +342,8 @@ int cmd_serve(int argc, char **argv)
 		case OPT_BLK: {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg || !eq[1] || dop.nblk == 16) {
-				warnx_("serve", "--blk wants NAME=FILE (at most 16), not %s", optarg);
+				warnx_("serve", "--blk wants NAME=FILE (at most 16), not %s",
+				       optarg);
 				return 2;
 			}
 			*eq = 0;

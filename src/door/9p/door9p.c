@@ -859,8 +859,8 @@ static enum where where_to_run(struct p9conn *pc, const struct p9_fcall *in)
 	enum where w = RUN_HERE; /* an unknown fid is an error answered at once */
 	if (f) {
 		unsigned flags = f->v->mnt->fs->flags;
-		bool tryable = in->type == P9_Tread || in->type == P9_Twrite ||
-			       in->type == P9_Tgetattr;
+		bool tryable =
+			in->type == P9_Tread || in->type == P9_Twrite || in->type == P9_Tgetattr;
 		/* dropping a fid that was only walked gives back a node: never a wait */
 		bool plain_clunk = in->type == P9_Tclunk && !f->open && f->kind == FID_FILE;
 		if ((flags & BOXFS_FS_INLINE) && in->type != P9_Twalk)
