@@ -167,4 +167,10 @@ int lib9p_stat_op(void *ctx);		      /* boxfs_stat("/" BENCH_FILE) */
 int lib9p_pread_chunk(void *ctx, uint64_t i); /* boxfs_pread of one chunk */
 void lib9p_close(struct lib9p *l);
 
+/* Stops the child *pid (SIGTERM, SIGKILL after 2 s), reaps it, sets *pid 0. */
+void bench_child_stop(pid_t *pid);
+
+/* Copies a server's log file to stderr. */
+void bench_show_log(const char *log);
+
 #endif

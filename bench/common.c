@@ -197,3 +197,33 @@ bool bench_find_boxfs(char *out, size_t cap)
 	*slash = '\0';
 	return (size_t)snprintf(out, cap, "%s/../tools/boxfs", exe) < cap && access(out, X_OK) == 0;
 }
+
+void bench_child_stop(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	for (int i = 0; i < 200; i++) { /* 2 s, then SIGKILL */
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = 0;
+			return;
+		}
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	kill(*pid, SIGKILL);
+	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	*pid = 0;
+}
+
+void bench_show_log(const char *log)
+{
+	FILE *f = fopen(log, "r");
+	if (!f)
+		return;
+	char line[512];
+	fprintf(stderr, "boxfs-bench: --- %s ---\n", log);
+	while (fgets(line, sizeof line, f))
+		fputs(line, stderr);
+	fclose(f);
+}

@@ -195,37 +195,6 @@ static bool port_answers(unsigned port)
 
 /* ---- servers ---- */
 
-static void server_stop(struct xserver *s)
-{
-	if (s->pid <= 0)
-		return;
-	kill(s->pid, SIGTERM);
-	for (int i = 0; i < 200; i++) { /* 2 s, then SIGKILL */
-		if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
-			s->pid = 0;
-			return;
-		}
-		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
-	}
-	kill(s->pid, SIGKILL);
-	while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	s->pid = 0;
-}
-
-/* Prints the last lines of a server's log on stderr. */
-static void show_log(const char *log)
-{
-	FILE *f = fopen(log, "r");
-	if (!f)
-		return;
-	char line[512];
-	fprintf(stderr, "boxfs-bench: --- %s ---\n", log);
-	while (fgets(line, sizeof line, f))
-		fputs(line, stderr);
-	fclose(f);
-}
-
 /*
  * Picks a free port, writes argv's listen address into listen (cap bytes: a
  * dial string "tcp!127.0.0.1!PORT" when dial, else "127.0.0.1:PORT"), starts
@@ -266,7 +235,7 @@ static int server_start(struct xserver *s, char **argv, char *listen, size_t cap
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	}
 	fprintf(stderr, "boxfs-bench: %s does not answer on port %u\n", argv[0], s->port);
-	server_stop(s);
+	bench_child_stop(&s->pid);
 	return -ETIMEDOUT;
 }
 
@@ -831,11 +800,11 @@ int export_bench(const struct export_cfg *cfg)
 	if (rc == 0)
 		print_table(x, secs_since(t_start));
 out:
-	server_stop(&sb);
-	server_stop(&sd);
+	bench_child_stop(&sb.pid);
+	bench_child_stop(&sd.pid);
 	if (rc < 0) {
-		show_log(sb.log);
-		show_log(sd.log);
+		bench_show_log(sb.log);
+		bench_show_log(sd.log);
 	}
 	int fd = open(x->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0)

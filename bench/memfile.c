@@ -604,36 +604,6 @@ static bool socket_answers(const char *path)
 	return ok;
 }
 
-static void show_log(const char *log)
-{
-	FILE *f = fopen(log, "r");
-	if (!f)
-		return;
-	char line[512];
-	fprintf(stderr, "boxfs-bench: --- %s ---\n", log);
-	while (fgets(line, sizeof line, f))
-		fputs(line, stderr);
-	fclose(f);
-}
-
-static void server_stop(struct msrv *v)
-{
-	if (v->pid <= 0)
-		return;
-	kill(v->pid, SIGTERM);
-	for (int i = 0; i < 200; i++) { /* 2 s, then SIGKILL */
-		if (waitpid(v->pid, NULL, WNOHANG) == v->pid) {
-			v->pid = 0;
-			return;
-		}
-		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
-	}
-	kill(v->pid, SIGKILL);
-	while (waitpid(v->pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	v->pid = 0;
-}
-
 /* Starts `boxfs serve -l smdish=unix!DIR/NAME.sock [--poll-us 0]` and waits
  * until it answers. */
 static int server_start(struct menv *x, struct msrv *v, const char *name, bool nopoll)
@@ -672,7 +642,7 @@ static int server_start(struct menv *x, struct msrv *v, const char *name, bool n
 				"boxfs-bench: memfile: %s exited (%s %d) before listening\n", boxfs,
 				WIFEXITED(st) ? "status" : "signal",
 				WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-			show_log(v->log);
+			bench_show_log(v->log);
 			return -ECHILD;
 		}
 		if (socket_answers(v->dial + 5))
@@ -680,8 +650,8 @@ static int server_start(struct menv *x, struct msrv *v, const char *name, bool n
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	}
 	fprintf(stderr, "boxfs-bench: memfile: %s does not answer on %s\n", boxfs, v->dial);
-	server_stop(v);
-	show_log(v->log);
+	bench_child_stop(&v->pid);
+	bench_show_log(v->log);
 	return -ETIMEDOUT;
 }
 
@@ -907,7 +877,7 @@ static int memfile_group(const struct memfile_cfg *cfg)
 		print_table(x, (double)(bench_now_ns() - t_start) / 1e9);
 	for (int i = 0; i < 2; i++) {
 		boxfs_mem_disconnect(x->srv[i].m); /* the server drops its memfiles */
-		server_stop(&x->srv[i]);
+		bench_child_stop(&x->srv[i].pid);
 		if (x->srv[i].pid == 0 && !cfg->external) {
 			if (x->srv[i].dial[0])
 				unlink(x->srv[i].dial + 5);

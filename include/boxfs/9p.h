@@ -686,6 +686,10 @@ BOXFS_API uint32_t p9_lerror(int errnum);
 /* A p9_str of a C string (strlen must be below 65536). */
 BOXFS_API struct p9_str p9_cstr(const char *s);
 
+/* A stat record whose every field says "don't touch" (stat(5), Twstat):
+ * all ones for numbers, empty strings. */
+BOXFS_API struct p9_stat p9_stat_dont_touch(void);
+
 #ifdef __cplusplus
 }
 #endif

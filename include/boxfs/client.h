@@ -101,6 +101,10 @@ BOXFS_API int boxfs_rpc_async(struct boxfs_client *c, const struct p9_fcall *tx,
 
 /* ---- conversions ---- */
 
+/* The errno (positive) an Rerror or Rlerror carries — EIO for one that carries
+ * none or a nonsense number — or 0 for any other reply. */
+BOXFS_API int boxfs_reply_errno(const struct p9_fcall *f);
+
 /* A struct stat from a 9P2000.L Rgetattr (every field it carries). */
 BOXFS_API void boxfs_getattr_to_stat(const struct p9_rgetattr *a, struct stat *st);
 

@@ -57,14 +57,16 @@ static const struct bx_mux_proto p9_mux_proto = {
 
 /* ---- replies ---- */
 
-/* The errno an Rerror or Rlerror carries (positive), or 0 for other types. */
-static int reply_errno(const struct p9_fcall *f)
+int boxfs_reply_errno(const struct p9_fcall *f)
 {
+	int e;
 	if (f->type == P9_Rlerror)
-		return f->rlerror.ecode ? (int)f->rlerror.ecode : EIO;
-	if (f->type == P9_Rerror)
-		return f->rerror.errnum ? (int)f->rerror.errnum : p9_errno(f->rerror.ename);
-	return 0;
+		e = (int)f->rlerror.ecode;
+	else if (f->type == P9_Rerror)
+		e = f->rerror.errnum ? (int)f->rerror.errnum : p9_errno(f->rerror.ename);
+	else
+		return 0;
+	return e > 0 && e < 4096 ? e : EIO;
 }
 
 void p9c_reply_done(struct p9c_reply *r)
@@ -112,7 +114,7 @@ int p9c_rpc(struct boxfs_client *c, const struct p9_fcall *tx, struct p9c_reply 
 	int rc = rpc_raw(c, tx, r);
 	if (rc < 0)
 		return rc;
-	int e = reply_errno(&r->f);
+	int e = boxfs_reply_errno(&r->f);
 	if (e)
 		return -e;
 	return r->f.type == want ? 0 : -EPROTO;
@@ -143,7 +145,7 @@ ssize_t p9c_write(struct boxfs_client *c, uint32_t fid, uint64_t off, const void
 	r.buf = msg.reply;
 	rc = p9_unpack(&r.f, msg.reply, msg.rlen, c->d);
 	if (rc == 0)
-		rc = -reply_errno(&r.f);
+		rc = -boxfs_reply_errno(&r.f);
 	if (rc == 0 && r.f.type != P9_Rwrite)
 		rc = -EPROTO;
 	ssize_t got = rc < 0 ? rc : (ssize_t)r.f.rwrite.count;

@@ -33,24 +33,6 @@ static bool unsupported(int rc)
 	return rc == -EOPNOTSUPP || rc == -ENOSYS;
 }
 
-/* A stat record whose every field says "don't touch" (stat(5), wstat). */
-static struct p9_stat stat_dont_touch(void)
-{
-	struct p9_stat st;
-	memset(&st, 0, sizeof st);
-	st.type = UINT16_MAX;
-	st.dev = UINT32_MAX;
-	st.qid.type = UINT8_MAX;
-	st.qid.version = UINT32_MAX;
-	st.qid.path = UINT64_MAX;
-	st.mode = UINT32_MAX;
-	st.atime = UINT32_MAX;
-	st.mtime = UINT32_MAX;
-	st.length = UINT64_MAX;
-	st.n_uid = st.n_gid = st.n_muid = UINT32_MAX;
-	return st;
-}
-
 static int simple_rpc(struct boxfs_client *c, const struct p9_fcall *tx, uint8_t want)
 {
 	struct p9c_reply r;
@@ -835,7 +817,7 @@ int boxfs_rename(struct boxfs_client *c, const char *from, const char *to)
 		struct p9_qid qid;
 		rc = walk_path(c, &pf, pf.n, &fid, &qid);
 		if (rc == 0) {
-			struct p9_stat st = stat_dont_touch();
+			struct p9_stat st = p9_stat_dont_touch();
 			st.name = p9_cstr(nname);
 			rc = wstat(c, fid, &st);
 			p9c_clunk(c, fid);
@@ -948,7 +930,7 @@ static int fid_truncate(struct boxfs_client *c, uint32_t fid, off_t len)
 		struct p9_tsetattr sa = { .valid = P9_SETATTR_SIZE, .size = (uint64_t)len };
 		return fid_setattr(c, fid, &sa);
 	}
-	struct p9_stat st = stat_dont_touch();
+	struct p9_stat st = p9_stat_dont_touch();
 	st.length = (uint64_t)len;
 	return wstat(c, fid, &st);
 }
@@ -989,7 +971,7 @@ int boxfs_chmod(struct boxfs_client *c, const char *path, mode_t mode)
 		uint32_t old = rc == 0 ? r.f.rstat.stat.mode : 0;
 		p9c_reply_done(&r);
 		if (rc == 0) {
-			struct p9_stat st = stat_dont_touch();
+			struct p9_stat st = p9_stat_dont_touch();
 			st.mode = (old & ~(0777u | P9_DMSETUID | P9_DMSETGID)) | (mode & 0777);
 			if (c->d == P9_2000U) {
 				if (mode & S_ISUID)
@@ -1021,7 +1003,7 @@ int boxfs_chown(struct boxfs_client *c, const char *path, uid_t uid, gid_t gid)
 			sa.valid |= P9_SETATTR_GID, sa.gid = gid;
 		rc = sa.valid ? fid_setattr(c, fid, &sa) : 0;
 	} else {
-		struct p9_stat st = stat_dont_touch();
+		struct p9_stat st = p9_stat_dont_touch();
 		st.n_uid = uid;
 		st.n_gid = gid;
 		rc = wstat(c, fid, &st);
@@ -1064,7 +1046,7 @@ int boxfs_utimens(struct boxfs_client *c, const char *path, const struct timespe
 		}
 		rc = sa.valid ? fid_setattr(c, fid, &sa) : 0;
 	} else {
-		struct p9_stat st = stat_dont_touch();
+		struct p9_stat st = p9_stat_dont_touch();
 		uint32_t now = (uint32_t)time(NULL);
 		if (ts[0].tv_nsec != UTIME_OMIT)
 			st.atime = ts[0].tv_nsec == UTIME_NOW ? now : (uint32_t)ts[0].tv_sec;
@@ -1084,7 +1066,7 @@ int boxfs_fsync(struct boxfs_file *f, bool datasync)
 		return simple_rpc(c, &tx, P9_Rfsync);
 	}
 	/* stat(5): a wstat that changes nothing asks the server to commit the file */
-	struct p9_stat st = stat_dont_touch();
+	struct p9_stat st = p9_stat_dont_touch();
 	return wstat(c, f->fid, &st);
 }
 

@@ -70,19 +70,6 @@ static bool is_L(const struct bridge *b)
 
 /* ---- messages ---- */
 
-/* The positive errno of an Rerror or Rlerror, 0 for other replies. */
-static int reply_errno(const struct p9_fcall *rx)
-{
-	int e = 0;
-	if (rx->type == P9_Rlerror)
-		e = (int)rx->rlerror.ecode;
-	else if (rx->type == P9_Rerror)
-		e = rx->rerror.errnum ? (int)rx->rerror.errnum : p9_errno(rx->rerror.ename);
-	else
-		return 0;
-	return e > 0 && e < 4096 ? e : EIO;
-}
-
 /*
  * Sends tx and waits for a reply of type want: 0 with *rx and *rbuf (free
  * it), or -errno with *rbuf NULL. A dead connection is -EIO.
@@ -93,7 +80,7 @@ static int rpc(struct bridge *b, const struct p9_fcall *tx, uint8_t want, struct
 	int rc = boxfs_rpc(b->c, tx, rx, rbuf);
 	if (rc < 0)
 		return boxfs_conn_error(b->c) || rc == -ECONNRESET || rc == -EPIPE ? -EIO : rc;
-	int e = reply_errno(rx);
+	int e = boxfs_reply_errno(rx);
 	if (!e && rx->type != want)
 		e = EIO;
 	if (e) {
@@ -239,24 +226,6 @@ static int fid_getattr(struct bridge *b, uint32_t fid, struct stat *st, struct p
 	}
 	free(rbuf);
 	return rc;
-}
-
-/* A stat record whose every field says "don't touch" (stat(5), wstat). */
-static struct p9_stat stat_dont_touch(void)
-{
-	struct p9_stat st;
-	memset(&st, 0, sizeof st);
-	st.type = UINT16_MAX;
-	st.dev = UINT32_MAX;
-	st.qid.type = UINT8_MAX;
-	st.qid.version = UINT32_MAX;
-	st.qid.path = UINT64_MAX;
-	st.mode = UINT32_MAX;
-	st.atime = UINT32_MAX;
-	st.mtime = UINT32_MAX;
-	st.length = UINT64_MAX;
-	st.n_uid = st.n_gid = st.n_muid = UINT32_MAX;
-	return st;
 }
 
 static int wstat(struct bridge *b, uint32_t fid, const struct p9_stat *st)
@@ -640,7 +609,7 @@ static int setattr_u(struct bridge *b, uint32_t fid, const struct stat *a, int s
 		    ((set & FUSE_SET_ATTR_GID) && a->st_gid != cur.st_gid))
 			return -EPERM;
 	}
-	struct p9_stat st = stat_dont_touch();
+	struct p9_stat st = p9_stat_dont_touch();
 	if (set & FUSE_SET_ATTR_MODE) {
 		uint32_t m = a->st_mode & 0777;
 		if (S_ISDIR(cur.st_mode))
@@ -870,7 +839,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		if (od->qpath != nd->qpath) {
 			rc = -EXDEV; /* wstat renames within a directory only */
 		} else if ((rc = walk(b, od->fid, name, &fid, NULL)) == 0) {
-			struct p9_stat st = stat_dont_touch();
+			struct p9_stat st = p9_stat_dont_touch();
 			st.name = p9_cstr(newname);
 			rc = wstat(b, fid, &st);
 			clunk_async(b, fid);
@@ -1135,7 +1104,7 @@ static int do_fsync(struct bridge *b, uint32_t fid, int datasync)
 		struct p9_fcall tx = { .type = P9_Tfsync, .tfsync = { fid, datasync ? 1 : 0 } };
 		return rpc0(b, &tx, P9_Rfsync);
 	}
-	struct p9_stat st = stat_dont_touch(); /* stat(5): a wstat that changes nothing syncs */
+	struct p9_stat st = p9_stat_dont_touch(); /* stat(5): a wstat that changes nothing syncs */
 	return wstat(b, fid, &st);
 }
 

@@ -867,3 +867,20 @@ int p9_dirent_next(struct p9_dirent *de, const void *buf, size_t len, size_t *of
 	*off += c.pos;
 	return 1;
 }
+
+struct p9_stat p9_stat_dont_touch(void)
+{
+	struct p9_stat st;
+	memset(&st, 0, sizeof st);
+	st.type = UINT16_MAX;
+	st.dev = UINT32_MAX;
+	st.qid.type = UINT8_MAX;
+	st.qid.version = UINT32_MAX;
+	st.qid.path = UINT64_MAX;
+	st.mode = UINT32_MAX;
+	st.atime = UINT32_MAX;
+	st.mtime = UINT32_MAX;
+	st.length = UINT64_MAX;
+	st.n_uid = st.n_gid = st.n_muid = UINT32_MAX;
+	return st;
+}
