@@ -36,7 +36,9 @@
 #include "export.h"
 #include "idl.h"
 #include "memfile.h"
+#include "op.h"
 #include "rio.h"
+#include "synth.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -259,6 +261,10 @@ static void usage(FILE *out)
 		"      socket floors and a shared mutex, and contention of 1, 2 and 4\n"
 		"      processes (-r, default 5 here; -n / 8 sections a row; -t / 2 s a\n"
 		"      contention run; -q and -x apply; about 45 s at the defaults)\n"
+		"      -o op: only a 64 MiB box moved by GETMEM and PUTMEM series against\n"
+		"      a Unix stream socket\n"
+		"      -o synth: only 4 KiB reads of a synthetic file and 64-byte event\n"
+		"      round trips against a 4 KiB RAM-file read (-r, default 5; -n / 4)\n"
 		"      -o rio: only a 1 GiB host file read through rio, by VMOFILE and by\n"
 		"      READ messages, against a native read (-r, default 5; -q: 16 MiB)\n"
 		"      -o export: only boxfs serve -e DIR against diod (needs diod; -r, -s,\n"
@@ -328,6 +334,22 @@ int main(int argc, char **argv)
 		if (irc < 0)
 			fprintf(stderr, "boxfs-bench: idl: %s\n", strerror(-irc));
 		return irc < 0 ? 1 : 0;
+	}
+	if (cfg.only && strcmp(cfg.only, "op") == 0) {
+		struct op_cfg oc = { runs_given || quick ? cfg.runs : 5, quick ? 8 : 64,
+				     cfg.verbose };
+		int orc = op_bench(&oc);
+		if (orc < 0)
+			fprintf(stderr, "boxfs-bench: op: %s\n", strerror(-orc));
+		return orc < 0 ? 1 : 0;
+	}
+	if (cfg.only && strcmp(cfg.only, "synth") == 0) {
+		struct synth_cfg sc = { runs_given || quick ? cfg.runs : 5, cfg.rtts / 4,
+					cfg.verbose };
+		int src = synth_bench(&sc);
+		if (src < 0)
+			fprintf(stderr, "boxfs-bench: synth: %s\n", strerror(-src));
+		return src < 0 ? 1 : 0;
 	}
 	if (cfg.only && strcmp(cfg.only, "rio") == 0) {
 		struct rio_cfg rc = { runs_given || quick ? cfg.runs : 5,

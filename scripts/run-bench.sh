@@ -14,6 +14,12 @@
 # Then `boxfs-bench -o rio` (bench/rio.c) reads a 1 GiB host file through a
 # rio door, by VMOFILE and by READ messages, against a native read of the
 # same file, interleaved run by run (target: VMOFILE at least 0.9x native).
+# Then `boxfs-bench -o op` (bench/op.c) moves a 64 MiB box whole with
+# GETMEM and PUTMEM series against the same bytes streamed over a Unix
+# socket.
+# Then `boxfs-bench -o synth` (bench/synth.c) times a 4 KiB read of a
+# synthetic file and a 64-byte event's round trip through an event file
+# against a 4 KiB read of a RAM file, through the client library.
 # Then `boxfs-bench -o export` (bench/export.c) compares `boxfs serve -e DIR`
 # with diod serving the same directory over TCP (about two minutes; skipped,
 # saying so, when diod is not installed). Each group ends with a one-line
@@ -46,6 +52,10 @@ case " ${BENCH_ARGS:-} $* " in
 		"$build/bench/boxfs-bench" ${BENCH_ARGS:-} "$@" -o rio
 		# shellcheck disable=SC2086
 		"$build/bench/boxfs-bench" ${BENCH_ARGS:-} "$@" -o idl
+		# shellcheck disable=SC2086
+		"$build/bench/boxfs-bench" ${BENCH_ARGS:-} "$@" -o op
+		# shellcheck disable=SC2086
+		"$build/bench/boxfs-bench" ${BENCH_ARGS:-} "$@" -o synth
 		;;
 	esac
 	# shellcheck disable=SC2086

@@ -16,6 +16,10 @@ fi
 if [ -x "$build/tests/door/test_smdish" ]; then
 	BOXFS_CORPUS_DIR=$seeds "$build/tests/door/test_smdish" >/dev/null 2>&1 || true
 fi
+# The op door test writes every request it sends, for both op fuzzers.
+if [ -x "$build/tests/door/test_op" ]; then
+	BOXFS_CORPUS_DIR=$seeds "$build/tests/door/test_op" >/dev/null 2>&1 || true
+fi
 status=0
 for f in "$build"/tests/fuzz/fuzz_*; do
 	[ -f "$f" ] && [ -x "$f" ] || continue

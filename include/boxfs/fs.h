@@ -59,6 +59,14 @@ BOXFS_API const struct boxfs_cred *boxfs_call_cred(const struct boxfs_call *c);
  */
 BOXFS_API bool boxfs_call_cancelled(const struct boxfs_call *c);
 
+/*
+ * A message for the error the call answers, for protocols that carry one:
+ * 9P2000 and 9P2000.u send it in Rerror in place of the errno's usual text;
+ * 9P2000.L carries the errno alone. Copied (up to 200 bytes); the last one
+ * set counts, and only when the operation answers an error.
+ */
+BOXFS_API void boxfs_call_errmsg(struct boxfs_call *c, const char *msg);
+
 /* True when the call must not wait (see BOXFS_FS_TRY_INLINE). */
 BOXFS_API bool boxfs_call_nowait(const struct boxfs_call *c);
 
@@ -71,6 +79,49 @@ BOXFS_API bool boxfs_call_nowait(const struct boxfs_call *c);
  */
 BOXFS_API int boxfs_call_wait(struct boxfs_call *c, void *cond /* pthread_cond_t */,
 			      void *mu /* pthread_mutex_t */);
+
+/* Not an errno: the operation will answer later through boxfs_call_done. */
+#define BOXFS_EDEFERRED (-4097)
+
+/*
+ * Answering later. A read or write that cannot answer yet (an event file
+ * with nothing queued) keeps the call and returns BOXFS_EDEFERRED; the
+ * backend then owns the call until it calls boxfs_call_done exactly once,
+ * from any thread, with what the operation would have answered (a byte count
+ * or -errno). Until then every argument of the operation stays valid (read's
+ * buf and count, write's buf, node and fh: the open file is not released
+ * before). boxfs_call_done may come before the operation has returned. Only
+ * read and write may be deferred; the doors answer EIO to other operations
+ * that try.
+ *
+ * A deferred call that is cancelled (its request flushed, its connection
+ * closed) runs fn(arg, c) once, from any thread, outside the core's locks;
+ * the backend must still call boxfs_call_done (with -EINTR, typically). Set
+ * fn before returning BOXFS_EDEFERRED; if the call is already cancelled, fn
+ * runs at once, inside boxfs_call_on_cancel. fn may run while the backend is
+ * answering the call on another thread: the backend decides, under its own
+ * lock, which of the two calls boxfs_call_done (whoever takes the call off
+ * its list of waiting calls, say). A cancelled call must be answered
+ * promptly: a door that cannot keep calls waits for that answer.
+ *
+ * Where a deferral goes. The 9P door keeps deferred reads and writes
+ * without holding a thread: it answers when boxfs_call_done comes, and its
+ * Tflush runs fn. It prepares for that (a copy of the request, a reply
+ * buffer of the request's own) for backends that declare BOXFS_FS_DEFER,
+ * for backends that are neither inline nor tried inline, and in a server
+ * without threads (see boxfs_server_opts.no_threads). Anywhere else — the
+ * other doors (rio, idl), or the 9P door on its reading thread for a backend
+ * without BOXFS_FS_DEFER — the core settles the deferral itself before the
+ * operation's caller sees it: on a worker thread it waits for
+ * boxfs_call_done (a cancel runs fn and ends the wait); on a thread that must
+ * not wait it cancels the call at once (fn runs) and waits for the answer
+ * the cancel brings; unless that answer carried data, the request is then
+ * made again on a worker, or answered EAGAIN where there is none. So a
+ * backend that defers should declare BOXFS_FS_DEFER.
+ */
+BOXFS_API void boxfs_call_on_cancel(struct boxfs_call *c,
+				    void (*fn)(void *arg, struct boxfs_call *c), void *arg);
+BOXFS_API void boxfs_call_done(struct boxfs_call *c, ssize_t result);
 
 /* Attributes of a node. */
 struct boxfs_attr {
@@ -171,6 +222,10 @@ enum {
 	 * that would have to wait (for a disk, say) answers BOXFS_EWOULDWAIT
 	 * at once; the core then makes the call again on a worker. */
 	BOXFS_FS_TRY_INLINE = 1 << 3,
+	/* Reads and writes may answer BOXFS_EDEFERRED (see boxfs_call_done):
+	 * the 9P door then gives every Tread and Twrite of this backend what a
+	 * deferral needs, wherever it runs, so none ever holds a thread. */
+	BOXFS_FS_DEFER = 1 << 4,
 };
 
 /* Not an errno: "ask me again where I may wait" (see BOXFS_FS_TRY_INLINE). */
@@ -208,7 +263,8 @@ struct boxfs_fs_ops {
 	int (*create)(void *aux, struct boxfs_call *c, void *dir, const char *name, int flags,
 		      uint32_t mode, void **node, struct boxfs_attr *attr, void **fh);
 
-	/* Reads up to count bytes at off; 0 at end of file. Default: -EINVAL. */
+	/* Reads up to count bytes at off; 0 at end of file. May answer later
+	 * (BOXFS_EDEFERRED, see boxfs_call_done). Default: -EINVAL. */
 	ssize_t (*read)(void *aux, struct boxfs_call *c, void *node, void *fh, void *buf,
 			size_t count, uint64_t off);
 
@@ -219,7 +275,8 @@ struct boxfs_fs_ops {
 			       uint64_t off, boxfs_give_fn give, void *ctx);
 
 	/* Writes count bytes at off (at the end for O_APPEND opens); answers the
-	 * count written. Default: -EROFS. */
+	 * count written. May answer later (BOXFS_EDEFERRED, see
+	 * boxfs_call_done). Default: -EROFS. */
 	ssize_t (*write)(void *aux, struct boxfs_call *c, void *node, void *fh, const void *buf,
 			 size_t count, uint64_t off);
 

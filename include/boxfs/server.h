@@ -45,6 +45,13 @@ struct boxfs_server_opts {
 	 * TLS listen; TLS clients are remote, like TCP ones. */
 	const char *tls_cert, *tls_key, *tls_ca;
 	unsigned token_ttl_ms; /* an unclaimed session token (smdish fork) expires: 60000 */
+	bool no_threads;       /* make no thread at all: every backend call runs on the
+				* thread in boxfs_server_run or boxfs_server_dispatch;
+				* a backend must then never wait (its calls are
+				* boxfs_call_nowait(); waiting answers are deferred,
+				* see BOXFS_EDEFERRED). TLS listeners are refused
+				* (-EOPNOTSUPP) in this mode, and so is
+				* boxfs_server_start (-EINVAL). */
 };
 
 struct boxfs_server;
@@ -87,6 +94,26 @@ BOXFS_API const char *boxfs_server_address(struct boxfs_server *srv, unsigned i)
 
 /* The door ("9p", "smdish") of the i-th listener, or NULL. */
 BOXFS_API const char *boxfs_server_door(struct boxfs_server *srv, unsigned i);
+
+/*
+ * Serving from the application's own loop (opts.no_threads, typically):
+ *
+ *	struct pollfd p = { .fd = boxfs_server_fd(srv), .events = POLLIN };
+ *	for (;;) {
+ *		poll(&p, 1, timeout);   // beside the application's descriptors
+ *		boxfs_server_dispatch(srv);
+ *	}
+ *
+ * A descriptor that becomes readable (poll/epoll/select) whenever
+ * boxfs_server_dispatch has work; owned by the server.
+ */
+BOXFS_API int boxfs_server_fd(struct boxfs_server *srv);
+
+/* Does the work that is ready — accepts, reads and answers requests, sends
+ * queued replies — without waiting, then returns: 0 or -errno. For
+ * applications that run their own loop; do not mix with boxfs_server_run or
+ * boxfs_server_start. */
+BOXFS_API int boxfs_server_dispatch(struct boxfs_server *srv);
 
 /* Runs the event loop on the calling thread until boxfs_server_stop. 0 or -errno. */
 BOXFS_API int boxfs_server_run(struct boxfs_server *srv);

@@ -172,10 +172,22 @@ int bx_fs_create(struct boxfs_call *c, struct bx_vnode *dir, const char *name, i
 	return r;
 }
 
+/* A deferred answer (BOXFS_EDEFERRED) reaches only a caller that keeps
+ * deferred calls (c->on_done); for the others the core settles it here. */
+static ssize_t io_result(struct boxfs_call *c, ssize_t r)
+{
+	return r == BOXFS_EDEFERRED && !c->on_done ? bx_call_settle(c) : r;
+}
+
 ssize_t bx_fs_read(struct boxfs_call *c, struct bx_vnode *v, void *fh, void *buf, size_t n,
 		   uint64_t off)
 {
-	FS_CALL(v, read, -EINVAL, c, v->node, fh, buf, n, off);
+	if (!OPS(v)->read)
+		return -EINVAL;
+	enter(v->mnt);
+	ssize_t r = OPS(v)->read(AUX(v), c, v->node, fh, buf, n, off);
+	leave(v->mnt);
+	return io_result(c, r);
 }
 
 ssize_t bx_fs_read_direct(struct boxfs_call *c, struct bx_vnode *v, void *fh, size_t n,
@@ -187,7 +199,12 @@ ssize_t bx_fs_read_direct(struct boxfs_call *c, struct bx_vnode *v, void *fh, si
 ssize_t bx_fs_write(struct boxfs_call *c, struct bx_vnode *v, void *fh, const void *buf, size_t n,
 		    uint64_t off)
 {
-	FS_CALL(v, write, -EROFS, c, v->node, fh, buf, n, off);
+	if (!OPS(v)->write)
+		return -EROFS;
+	enter(v->mnt);
+	ssize_t r = OPS(v)->write(AUX(v), c, v->node, fh, buf, n, off);
+	leave(v->mnt);
+	return io_result(c, r);
 }
 
 int bx_fs_readdir(struct boxfs_call *c, struct bx_vnode *v, void *fh, uint64_t cookie,

@@ -31,8 +31,18 @@
  *     it is open and each request in flight holds one. Hang-up (EOF, error,
  *     broken framing) removes it from the epoll set and tells the door,
  *     which cancels its requests; the last reference closes the descriptors.
+ *   - Without threads (opts.no_threads): the loop is boxfs_server_run on the
+ *     caller's thread, or one boxfs_server_dispatch at a time from the
+ *     application's own loop, which polls the epoll descriptor itself
+ *     (boxfs_server_fd). Work submitted to the pool is queued and run by the
+ *     loop once the events at hand are handled (submitting writes the event
+ *     fd, so the epoll descriptor reads ready meanwhile); no thread is ever
+ *     made. Replies sent from other threads (a deferred answer) need no
+ *     wake-up: they go straight to the socket, and output that must wait is
+ *     armed for EPOLLOUT, which makes the epoll descriptor ready.
  */
 #include "core/server_impl.h"
+#include "core/call_impl.h"
 
 #include "base/dial.h"
 #include "base/tls.h"
@@ -83,10 +93,7 @@ enum { BULK = 16 * 1024 };
 static const struct bx_door *find_door(const char *name)
 {
 	static const struct bx_door *const doors[] = {
-		&bx_door_9p,
-		&bx_door_smdish,
-		&bx_door_rio,
-		&bx_door_idl,
+		&bx_door_9p, &bx_door_smdish, &bx_door_rio, &bx_door_idl, &bx_door_op,
 	};
 	for (size_t i = 0; i < sizeof doors / sizeof doors[0]; i++)
 		if (strcmp(doors[i]->name, name) == 0)
@@ -715,6 +722,8 @@ int boxfs_server_listen(struct boxfs_server *s, const char *door_name, const cha
 		return r;
 	if (a.net == BX_NET_FD)
 		return boxfs_server_serve_fds(s, door_name, a.rfd, a.wfd);
+	if (a.net == BX_NET_TLS && srv->opts.no_threads)
+		return -EOPNOTSUPP; /* TLS needs its pump threads */
 	if (a.net == BX_NET_TLS && (r = tls_ready(srv)) < 0)
 		return r;
 	struct listener *l = calloc(1, sizeof *l);
@@ -846,11 +855,44 @@ static int wait_events(struct bx_server *srv, struct epoll_event *evs, int max, 
 	return epoll_wait(srv->epfd, evs, max, -1);
 }
 
+/* Handles n events of the epoll set; 0, or -errno when the event fd fails. */
+static int handle_events(struct bx_server *srv, const struct epoll_event *evs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t d = evs[i].data.u64;
+		if (d == 0) {
+			uint64_t v;
+			if (read(srv->evfd, &v, sizeof v) < 0 && errno != EAGAIN)
+				return -errno;
+			continue;
+		}
+		if (d & EP_LISTENER) {
+			do_accept(srv, (struct listener *)(uintptr_t)(d & ~(uint64_t)EP_LISTENER));
+			continue;
+		}
+		struct bx_conn *c = evs[i].data.ptr;
+		uint32_t e = evs[i].events;
+		bx_conn_get(c);
+		if (e & EPOLLOUT)
+			conn_flush(c);
+		if (e & EPOLLIN)
+			conn_read(c);
+		else if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+			conn_close(c);
+		bx_conn_put(&c);
+	}
+	return 0;
+}
+
+static void run_queued(struct bx_server *srv);
+
 int boxfs_server_run(struct boxfs_server *s)
 {
 	struct bx_server *srv = (struct bx_server *)s;
 	struct epoll_event evs[64];
 	bool busy = false;
+	enum bx_thread_role role = bx_thread_role_set(BX_THREAD_LOOP);
+	int r = 0;
 	while (!atomic_load(&srv->stopping)) {
 		int n = wait_events(srv, evs, 64, busy);
 		busy = n > 0 &&
@@ -858,35 +900,48 @@ int boxfs_server_run(struct boxfs_server *s)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			r = -errno;
+			break;
 		}
-		for (int i = 0; i < n; i++) {
-			uint64_t d = evs[i].data.u64;
-			if (d == 0) {
-				uint64_t v;
-				if (read(srv->evfd, &v, sizeof v) < 0 && errno != EAGAIN)
-					return -errno;
-				continue;
-			}
-			if (d & EP_LISTENER) {
-				do_accept(
-					srv,
-					(struct listener *)(uintptr_t)(d & ~(uint64_t)EP_LISTENER));
-				continue;
-			}
-			struct bx_conn *c = evs[i].data.ptr;
-			uint32_t e = evs[i].events;
-			bx_conn_get(c);
-			if (e & EPOLLOUT)
-				conn_flush(c);
-			if (e & EPOLLIN)
-				conn_read(c);
-			else if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
-				conn_close(c);
-			bx_conn_put(&c);
-		}
+		if ((r = handle_events(srv, evs, n)) < 0)
+			break;
+		if (srv->opts.no_threads)
+			run_queued(srv);
 	}
-	return 0;
+	bx_thread_role_set(role);
+	return r;
+}
+
+int boxfs_server_fd(struct boxfs_server *s)
+{
+	return ((struct bx_server *)s)->epfd;
+}
+
+int boxfs_server_dispatch(struct boxfs_server *s)
+{
+	struct bx_server *srv = (struct bx_server *)s;
+	struct epoll_event evs[64];
+	enum bx_thread_role role = bx_thread_role_set(BX_THREAD_LOOP);
+	int r = 0;
+	/* A few rounds at most: what arrives meanwhile waits for the next call,
+	 * so an application's other work is never starved. */
+	for (int round = 0; round < 4; round++) {
+		int n = epoll_wait(srv->epfd, evs, 64, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if ((r = handle_events(srv, evs, n)) < 0)
+			break;
+		run_queued(srv);
+		if (n < 64)
+			break;
+	}
+	atomic_store_explicit(&srv->poll_hint, false, memory_order_relaxed);
+	bx_thread_role_set(role);
+	return r;
 }
 
 static void *run_thread(void *arg)
@@ -898,6 +953,8 @@ static void *run_thread(void *arg)
 int boxfs_server_start(struct boxfs_server *s)
 {
 	struct bx_server *srv = (struct bx_server *)s;
+	if (srv->opts.no_threads)
+		return -EINVAL;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -959,6 +1016,13 @@ int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg)
 	else
 		srv->work_head = w;
 	srv->work_tail = w;
+	if (srv->opts.no_threads) { /* the loop runs it (run_queued) */
+		pthread_mutex_unlock(&srv->pool_mu);
+		uint64_t one = 1;
+		ssize_t r = write(srv->evfd, &one, sizeof one);
+		(void)r;
+		return 0;
+	}
 	bool wake = srv->idle_workers > 0;
 	if (!wake && srv->nworkers < srv->opts.workers) {
 		sigset_t all, old;
@@ -972,6 +1036,22 @@ int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg)
 	if (wake) /* after unlocking, so the woken worker does not wait for the lock */
 		pthread_cond_signal(&srv->work_cv);
 	return 0;
+}
+
+/* Without threads: runs the work queued so far, on the loop's thread. */
+static void run_queued(struct bx_server *srv)
+{
+	pthread_mutex_lock(&srv->pool_mu);
+	struct work *w = srv->work_head;
+	srv->work_head = srv->work_tail = NULL;
+	pthread_mutex_unlock(&srv->pool_mu);
+	while (w) {
+		struct work *next = w->next;
+		w->fn(w->arg);
+		free(w);
+		atomic_fetch_sub(&srv->pending, 1);
+		w = next;
+	}
 }
 
 /* ---- shutting down ---- */
@@ -999,6 +1079,11 @@ void boxfs_server_free(struct boxfs_server *s)
 		conn_close(c);
 		bx_conn_put(&c);
 	}
+	if (srv->opts.no_threads) { /* what the loop did not get to, then */
+		enum bx_thread_role role = bx_thread_role_set(BX_THREAD_LOOP);
+		run_queued(srv);
+		bx_thread_role_set(role);
+	}
 	pthread_mutex_lock(&srv->pool_mu);
 	srv->pool_stop = true;
 	pthread_cond_broadcast(&srv->work_cv);
@@ -1017,6 +1102,7 @@ void boxfs_server_free(struct boxfs_server *s)
 		free(l);
 	}
 	bx_rio_fwd_free(srv);
+	bx_op_stage_free(srv);
 	bx_tokens_free(srv->tokens); /* records may hold backend objects */
 	bx_ns_free(srv->ns);
 	bx_locks_free(srv->locks);

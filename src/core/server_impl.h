@@ -18,6 +18,7 @@
 
 struct bx_conn;
 struct bx_rio_fwd;
+struct bx_op_stage;
 
 /*
  * A door: one protocol's framing and request handling. All callbacks but
@@ -98,8 +99,9 @@ struct bx_server {
 	struct bx_ns *ns;
 	struct bx_locks *locks;
 	struct bx_tokens *tokens;
-	struct bx_tls_server *tls;  /* made by the first TLS listener, under mu */
-	struct bx_rio_fwd *rio_fwd; /* rio forwards (door/rio), freed with the server */
+	struct bx_tls_server *tls;    /* made by the first TLS listener, under mu */
+	struct bx_rio_fwd *rio_fwd;   /* rio forwards (door/rio), freed with the server */
+	struct bx_op_stage *op_stage; /* op's PUTMEM series and copies (door/op), likewise */
 	int epfd;
 	int evfd; /* stop and wake-ups */
 	atomic_bool stopping;
@@ -176,6 +178,9 @@ int bx_conn_start(struct bx_conn **c);
 /* Frees srv->rio_fwd (src/door/rio). */
 void bx_rio_fwd_free(struct bx_server *srv);
 
+/* Frees srv->op_stage (src/door/op). */
+void bx_op_stage_free(struct bx_server *srv);
+
 /* Runs fn(arg) on a worker thread. 0 or -ENOMEM. */
 int bx_pool_submit(struct bx_server *srv, void (*fn)(void *), void *arg);
 
@@ -194,5 +199,6 @@ extern const struct bx_door bx_door_9p;
 extern const struct bx_door bx_door_smdish;
 extern const struct bx_door bx_door_idl;
 extern const struct bx_door bx_door_rio;
+extern const struct bx_door bx_door_op;
 
 #endif

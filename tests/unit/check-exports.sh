@@ -4,7 +4,7 @@
 lib=$1
 echo "1..1"
 bad=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBR]$/ { print $3 }' |
-	grep -v -E '^(p9_|smd_|rio_|boxfs_)' || true)
+	grep -v -E '^(p9_|smd_|rio_|op_|boxfs_)' || true)
 if [ -n "$bad" ]; then
 	echo "not ok 1 - exported symbols outside the public API: $bad" | tr '\n' ' '
 	echo

@@ -13,6 +13,7 @@ int cmd_client(int argc, char **argv);
 
 int cmd_mem(int argc, char **argv);
 int cmd_idl(int argc, char **argv);
+int cmd_box(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
 /* tools/fuse: the FUSE bridge (a stub that says so when built without FUSE) */

@@ -46,6 +46,10 @@ static void usage(FILE *out)
 		     "default socket):\n"
 		     "  idl list|call|watch ...\n"
 		     "\n"
+		     "Plan B's boxes over op (address from -a ADDR, $BOXFS_BOX_ADDRESS, or the "
+		     "default socket):\n"
+		     "  box kind|make|rm|sel|get|put|copy|chinfo|link ...\n"
+		     "\n"
 		     "`boxfs VERB --help` tells more; see boxfs(1).\n");
 }
 
@@ -109,6 +113,7 @@ int main(int argc, char **argv)
 	if (argc > 3 && strcmp(argv[1], "-a") == 0) {
 		setenv(strcmp(argv[3], "mem") == 0   ? "BOXFS_MEM_ADDRESS"
 		       : strcmp(argv[3], "idl") == 0 ? "BOXFS_IDL_ADDRESS"
+		       : strcmp(argv[3], "box") == 0 ? "BOXFS_BOX_ADDRESS"
 						     : "BOXFS_ADDRESS",
 		       argv[2], 1);
 		argv[2] = argv[0];
@@ -139,6 +144,8 @@ int main(int argc, char **argv)
 		return cmd_mem(argc - 1, argv + 1);
 	if (strcmp(verb, "idl") == 0)
 		return cmd_idl(argc - 1, argv + 1);
+	if (strcmp(verb, "box") == 0)
+		return cmd_box(argc - 1, argv + 1);
 	if (strcmp(verb, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
 	return cmd_client(argc - 1, argv + 1);

@@ -34,8 +34,9 @@ static void serve_usage(FILE *out)
 		"Serves a RAM file tree, or host directories, over 9P (9P2000, 9P2000.u and\n"
 		"9P2000.L) until interrupted, with memfiles at /mem, also served over smdish.\n"
 		"With no --listen it listens on the default Unix sockets ($XDG_RUNTIME_DIR/\n"
-		"boxfs/9p, boxfs/mem for smdish, boxfs/idl for the idl door) and prints\n"
-		"their addresses. Resea's services are mounted at /srv, /task and /dev.\n"
+		"boxfs/9p, boxfs/mem for smdish, boxfs/idl for the idl door, boxfs/op for\n"
+		"Plan B's boxes) and prints their addresses. Resea's services are mounted\n"
+		"at /srv, /task and /dev.\n"
 		"\n"
 		"  -e, --export [NAME=]DIR   serve DIR: as the root, or with NAME as /NAME\n"
 		"                            beside the RAM tree (aname NAME); repeatable\n"
@@ -44,7 +45,7 @@ static void serve_usage(FILE *out)
 		"      --allow-special       exports list and create device nodes, FIFOs and\n"
 		"                            sockets (never opened either way)\n"
 		"  -l, --listen [DOOR=]ADDR  listen on ADDR (repeatable); DOOR is 9p (the\n"
-		"                            default), smdish, idl or rio\n"
+		"                            default), smdish, idl, rio or op\n"
 		"      --forward PATH=ADDR   rio: pass OPENs below PATH, with their channel,\n"
 		"                            to the rio server at ADDR (repeatable)\n"
 		"                            ADDR: unix!/path, unix!@name, tcp!host!port,\n"
@@ -444,13 +445,16 @@ int cmd_serve(int argc, char **argv)
 		boxfs_server_free(srv);
 		return 1;
 	}
-	/* And Resea's services over the idl door. */
-	char defidl[600];
-	if (defaults && default_address(defidl, sizeof defidl, "idl", true) == 0 &&
-	    (r = boxfs_server_listen(srv, "idl", defidl)) < 0) {
-		warnx_("serve", "cannot listen on %s: %s", defidl, strerror(-r));
-		boxfs_server_free(srv);
-		return 1;
+	/* And Resea's services over the idl door, and boxes over op. */
+	static const char *const more[] = { "idl", "op" };
+	for (size_t i = 0; defaults && i < sizeof more / sizeof *more; i++) {
+		char def[600];
+		if (default_address(def, sizeof def, more[i], true) == 0 &&
+		    (r = boxfs_server_listen(srv, more[i], def)) < 0) {
+			warnx_("serve", "cannot listen on %s: %s", def, strerror(-r));
+			boxfs_server_free(srv);
+			return 1;
+		}
 	}
 	for (unsigned i = 0; boxfs_server_address(srv, i); i++)
 		printf("boxfs: serving %s on %s\n", boxfs_server_door(srv, i),

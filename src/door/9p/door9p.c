@@ -17,6 +17,15 @@
  * request it flushes. Tversion aborts everything in flight (no replies) and
  * clunks every fid.
  *
+ * Deferred answers (BOXFS_EDEFERRED): a Tread or Twrite whose backend may
+ * defer runs as a tracked request (door9p_impl.h) whose call carries
+ * io_done. When the backend defers, the request stays in pc->tags holding
+ * its fid and connection, and no thread waits for it: boxfs_call_done, from
+ * any thread, runs io_done, which answers through respond() as a pool
+ * request would. Tflush, Tversion and hang-up cancel such a request like
+ * any other; the call's cancel hook, which the backend answers from
+ * (usually at once, with -EINTR), runs after pc->mu is let go.
+ *
  * The handlers of each dialect's own messages are in door9p_l.c (9P2000.L)
  * and door9p_u.c (9P2000 and 9P2000.u); this file has the shared machinery
  * and the messages all dialects have.
@@ -27,6 +36,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,7 +271,9 @@ static void send_error(struct req *r, int err)
 		e.rlerror.ecode = p9_lerror(err);
 	} else {
 		e.type = P9_Rerror;
-		e.rerror.ename = p9_cstr(p9_errstr(err));
+		/* a backend's own message (boxfs_call_errmsg), read once the
+		 * call is answered */
+		e.rerror.ename = p9_cstr(r->call.errmsg ? r->call.errmsg : p9_errstr(err));
 		e.rerror.errnum = p9_lerror(err);
 	}
 	uint8_t buf[256];
@@ -314,7 +326,7 @@ static void respond(struct req *r, int rc)
 	if (r->answered)
 		return; /* a direct read answered while the handler ran */
 	r->answered = true;
-	if (!r->on_pool) {
+	if (!r->tracked) {
 		send_reply(r, rc);
 		return;
 	}
@@ -339,13 +351,45 @@ static void respond(struct req *r, int rc)
 
 /* ---- Tversion, Tauth, Tattach, Tflush ---- */
 
+/* Drops a reference to a tracked request; the last one frees it. */
+static void req_put(struct req *r)
+{
+	if (atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	struct bx_conn *c = r->conn;
+	p9_fid_put(&r->fid);
+	bx_call_destroy(&r->call);
+	free(r);
+	bx_conn_put(&c);
+}
+
+/* Cancels r, holding pc->mu; a cancel hook it claims is queued on *hooks,
+ * with a reference, for the caller to run once it lets go of pc->mu. */
+static void cancel_req(struct req *r, struct req **hooks)
+{
+	if (bx_call_cancel_mark(&r->call, &r->hook)) {
+		atomic_fetch_add(&r->refs, 1);
+		r->cancel_next = *hooks;
+		*hooks = r;
+	}
+}
+
+/* Runs the cancel hooks cancel_req queued, without pc->mu. */
+static void run_hooks(struct req *hooks)
+{
+	for (struct req *r = hooks, *next; r; r = next) {
+		next = r->cancel_next;
+		r->hook.fn(r->hook.arg, &r->call);
+		req_put(r);
+	}
+}
+
 static void abort_one(uint64_t tag, void *val, void *arg)
 {
 	(void)tag;
-	(void)arg;
 	struct req *r = val;
 	r->detached = true;
-	bx_call_cancel(&r->call);
+	cancel_req(r, arg);
 }
 
 /* Clunks one fid of a connection going away: ORCLOSE files are removed. */
@@ -366,13 +410,15 @@ static void clunk_one(uint64_t num, void *val, void *arg)
 /* Clunks every fid and aborts every request in flight (Tversion, hang-up). */
 static void p9_reset(struct p9conn *pc)
 {
+	struct req *hooks = NULL;
 	pthread_mutex_lock(&pc->mu);
-	bx_intmap_each(&pc->tags, abort_one, NULL);
+	bx_intmap_each(&pc->tags, abort_one, &hooks);
 	bx_intmap_clear(&pc->tags);
 	pc->inflight = 0;
 	struct bx_intmap fids = pc->fids; /* clunked outside pc->mu: they call backends */
 	pc->fids = (struct bx_intmap){ 0 };
 	pthread_mutex_unlock(&pc->mu);
+	run_hooks(hooks);
 	bx_intmap_each(&fids, clunk_one, pc);
 	bx_intmap_clear(&fids);
 	bx_locks_drop_session(pc->conn->srv->locks, pc, true, 0, 0);
@@ -509,12 +555,16 @@ static int h_attach(struct req *r)
 }
 
 /*
- * Tflush: answered at once unless oldtag is still running on the pool. The
- * cancel is made holding pc->mu, which keeps the old request from finishing
- * (and being freed) meanwhile; bx_call_cancel never blocks on a lock.
+ * Tflush: answered at once unless oldtag is still tracked (running on the
+ * pool, or deferred). The cancel is marked holding pc->mu, which keeps the
+ * old request from finishing (and being freed) meanwhile; bx_call_cancel_mark
+ * never blocks on a lock. A cancel hook runs after pc->mu is let go, with a
+ * reference to the request: the backend answers from it, and that answer
+ * takes pc->mu to send the reply and then this Rflush.
  */
 static void do_flush(struct p9conn *pc, const struct p9_fcall *in)
 {
+	struct req *hooks = NULL;
 	pthread_mutex_lock(&pc->mu);
 	struct req *old = bx_intmap_get(&pc->tags, in->tflush.oldtag);
 	struct flushwait *w = old ? malloc(sizeof *w) : NULL;
@@ -522,11 +572,12 @@ static void do_flush(struct p9conn *pc, const struct p9_fcall *in)
 		w->tag = in->tag;
 		w->next = old->flushes;
 		old->flushes = w;
-		bx_call_cancel(&old->call);
+		cancel_req(old, &hooks);
 	} else {
 		send_rflush(pc, in->tag); /* under pc->mu: after any reply being sent */
 	}
 	pthread_mutex_unlock(&pc->mu);
+	run_hooks(hooks);
 }
 
 /* ---- Twalk ---- */
@@ -634,6 +685,22 @@ static ssize_t give_rread(void *ctx, const void *data, size_t n)
 	return (ssize_t)n;
 }
 
+/* Makes r's Rread of n bytes, which are in place after the header. */
+static int read_reply(struct req *r, ssize_t n)
+{
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n > p9_iocount(r->pc->msize, r->in.tread.count) ||
+	    P9_RREAD_HDRSZ + (size_t)n > r->ocap)
+		return -EIO; /* a backend answering more than it was asked */
+	r->out.type = P9_Rread;
+	r->out.rread.count = (uint32_t)n;
+	r->raw = true;
+	r->olen = P9_RREAD_HDRSZ + (size_t)n;
+	p9_pack_rread_hdr(r->obuf, P9_Rread, r->in.tag, (uint32_t)n);
+	return 0;
+}
+
 static int h_read(struct req *r)
 {
 	struct p9conn *pc = r->pc;
@@ -653,17 +720,17 @@ static int h_read(struct req *r)
 			    ? -EISDIR
 			    : p9_dirread(r, f, t->offset, count, r->obuf + P9_RREAD_HDRSZ);
 	else if ((n = bx_fs_read_direct(&r->call, f->v, f->fh, count, t->offset, give_rread, r)) ==
-		 -EOPNOTSUPP)
+		 -EOPNOTSUPP) {
 		n = bx_fs_read(&r->call, f->v, f->fh, r->obuf + P9_RREAD_HDRSZ, count, t->offset);
+		if (n == BOXFS_EDEFERRED) { /* only where the call has io_done */
+			r->fid = f;
+			return BOXFS_EDEFERRED;
+		}
+	}
 	p9_fid_put(&f);
 	if (n < 0 || r->answered)
 		return n < 0 ? (int)n : 0;
-	r->out.type = P9_Rread;
-	r->out.rread.count = (uint32_t)n;
-	r->raw = true;
-	r->olen = P9_RREAD_HDRSZ + (size_t)n;
-	p9_pack_rread_hdr(r->obuf, P9_Rread, r->in.tag, (uint32_t)n);
-	return 0;
+	return read_reply(r, n);
 }
 
 static int write_xattr(struct fid *f, uint64_t off, const uint8_t *data, uint32_t count)
@@ -680,6 +747,18 @@ static int write_xattr(struct fid *f, uint64_t off, const uint8_t *data, uint32_
 	return rc;
 }
 
+/* Makes r's Rwrite for n bytes written. */
+static int write_reply(struct req *r, ssize_t n)
+{
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n > r->in.twrite.count)
+		return -EIO;
+	r->out.type = P9_Rwrite;
+	r->out.rwrite.count = (uint32_t)n;
+	return 0;
+}
+
 static int h_write(struct req *r)
 {
 	const struct p9_twrite *t = &r->in.twrite;
@@ -694,14 +773,13 @@ static int h_write(struct req *r)
 		n = -EBADF;
 	else if (S_ISDIR(f->v->mode))
 		n = -EISDIR;
-	else
-		n = bx_fs_write(&r->call, f->v, f->fh, t->data, t->count, t->offset);
+	else if ((n = bx_fs_write(&r->call, f->v, f->fh, t->data, t->count, t->offset)) ==
+		 BOXFS_EDEFERRED) { /* only where the call has io_done */
+		r->fid = f;
+		return BOXFS_EDEFERRED;
+	}
 	p9_fid_put(&f);
-	if (n < 0)
-		return (int)n;
-	r->out.type = P9_Rwrite;
-	r->out.rwrite.count = (uint32_t)n;
-	return 0;
+	return write_reply(r, n);
 }
 
 /* Removes the name a fid was walked to, making sure it still names that node. */
@@ -843,14 +921,24 @@ static bool first_fid(const struct p9_fcall *f, uint32_t *fid)
 
 enum where { RUN_HERE, RUN_TRY, RUN_POOL };
 
+static bool is_io(const struct p9_fcall *in)
+{
+	return in->type == P9_Tread || in->type == P9_Twrite;
+}
+
 /*
  * Where a request runs: on the reading thread when every backend it may touch
  * is inline; tried there first (reads, writes, getattr and walks of backends
- * that allow it, see BOXFS_FS_TRY_INLINE); else on the worker pool.
+ * that allow it, see BOXFS_FS_TRY_INLINE); else on the worker pool. *keep
+ * says whether it is a Tread or Twrite to run tracked, ready to be deferred:
+ * for backends that declare BOXFS_FS_DEFER, for those run on the pool that
+ * are not tried inline (they may wait, so they may as well defer), and for
+ * every backend in a server without threads.
  */
-static enum where where_to_run(struct p9conn *pc, const struct p9_fcall *in)
+static enum where where_to_run(struct p9conn *pc, const struct p9_fcall *in, bool *keep)
 {
-	if (pc->all_inline || in->type == P9_Tversion)
+	*keep = false;
+	if ((pc->all_inline && !(pc->any_defer && is_io(in))) || in->type == P9_Tversion)
 		return RUN_HERE;
 	uint32_t num;
 	if (!first_fid(in, &num))
@@ -875,37 +963,118 @@ static enum where where_to_run(struct p9conn *pc, const struct p9_fcall *in)
 			w = RUN_TRY;
 		else
 			w = RUN_POOL;
+		*keep = is_io(in) && f->kind == FID_FILE &&
+			((flags & BOXFS_FS_DEFER) || pc->no_threads ||
+			 (w == RUN_POOL && !(flags & BOXFS_FS_TRY_INLINE)));
 	}
 	p9_fid_put(&f);
 	return w;
 }
 
-/* Runs r's handler and answers it, unless it was tried on the reading thread
- * and would have to wait: then it answers BOXFS_EWOULDWAIT, unanswered. */
+/*
+ * Runs r's handler and answers it. Answers BOXFS_EDEFERRED when the backend
+ * deferred a tracked Tread or Twrite (io_done will answer it), and
+ * BOXFS_EWOULDWAIT, unanswered, when it was tried on the loop thread of a
+ * server with workers and must run again on one.
+ */
 static int run(struct req *r)
 {
 	handler_fn h = handler(r->in.type);
-	r->ocap = r->pc->msize;
-	r->obuf = scratch(r->ocap);
+	if (!r->own_obuf) {
+		r->ocap = r->pc->msize;
+		r->obuf = scratch(r->ocap);
+	}
 	int rc = !r->obuf ? -ENOMEM : h ? h(r) : -EOPNOTSUPP;
-	if (rc == BOXFS_EWOULDWAIT && r->call.nowait && !r->answered)
+	if (rc == BOXFS_EDEFERRED && r->fid) {
+		ssize_t n;
+		if (bx_call_defer(&r->call, &n))
+			return BOXFS_EDEFERRED;
+		/* boxfs_call_done came before the backend returned */
+		rc = r->in.type == P9_Tread ? read_reply(r, n) : write_reply(r, n);
+		p9_fid_put(&r->fid);
+	}
+	if (rc == BOXFS_EDEFERRED) { /* deferred where it may not be: wait, then fail */
+		bx_call_settle(&r->call);
+		rc = -EIO;
+	}
+	if (rc == BOXFS_EWOULDWAIT && r->call.nowait && !r->answered && !r->pc->no_threads)
 		return rc;
-	respond(r, rc == BOXFS_EWOULDWAIT ? -EIO : rc);
+	if (rc == BOXFS_EWOULDWAIT)
+		rc = r->pc->no_threads ? -EAGAIN : -EIO;
+	respond(r, rc);
 	return 0;
+}
+
+/* boxfs_call_done of a deferred Tread or Twrite, on any thread. */
+static void io_done(struct boxfs_call *c, ssize_t n)
+{
+	struct req *r = (struct req *)((char *)c - offsetof(struct req, call));
+	int rc = r->in.type == P9_Tread ? read_reply(r, n) : write_reply(r, n);
+	p9_fid_put(&r->fid);
+	respond(r, rc);
+	req_put(r);
 }
 
 static void run_on_pool(void *arg)
 {
 	struct req *r = arg;
-	run(r);
-	struct bx_conn *c = r->conn;
-	bx_call_destroy(&r->call);
-	free(r->frame);
-	free(r);
-	bx_conn_put(&c);
+	r->on_pool = true;
+	if (run(r) != BOXFS_EDEFERRED)
+		req_put(r);
 }
 
 static const struct boxfs_cred nobody = { .uid = 65534, .gid = 65534 };
+
+/* Prepares a tracked request to run (again) from the start. */
+static void req_rearm(struct req *r)
+{
+	r->out = (struct p9_fcall){ 0 }; /* whatever a try left */
+	r->raw = false;
+	r->direct = NULL;
+	r->answered = false;
+	if (!r->own_obuf)
+		r->obuf = NULL;
+	bx_call_destroy(&r->call);
+	bx_call_init(&r->call, &nobody);
+	if (r->own_obuf)
+		r->call.on_done = io_done;
+}
+
+/*
+ * The tracked copy of the request in local (frame, len), entered in
+ * pc->tags with one reference; keep gives a Tread or Twrite its own reply
+ * buffer and io_done, so that it may be deferred. NULL when out of memory.
+ */
+static struct req *req_track(struct req *local, const uint8_t *frame, size_t len, bool keep)
+{
+	struct p9conn *pc = local->pc;
+	size_t own = 0;
+	if (keep && local->in.type == P9_Tread)
+		own = P9_RREAD_HDRSZ + p9_iocount(pc->msize, local->in.tread.count);
+	else if (keep)
+		own = P9_HDRSZ + 4; /* Rwrite */
+	struct req *r = malloc(sizeof *r + len + own);
+	if (!r)
+		return NULL;
+	*r = (struct req){ .conn = local->conn, .pc = pc, .tracked = true };
+	r->frame = (uint8_t *)(r + 1);
+	memcpy(r->frame, frame, len);
+	p9_unpack(&r->in, r->frame, len, pc->d); /* the same bytes: cannot fail */
+	if (own) {
+		r->own_obuf = true;
+		r->obuf = r->frame + len;
+		r->ocap = (uint32_t)own;
+	}
+	atomic_init(&r->refs, 1);
+	bx_call_init(&r->call, &nobody);
+	req_rearm(r);
+	pthread_mutex_lock(&pc->mu);
+	bx_intmap_put(&pc->tags, r->in.tag, r);
+	pc->inflight++;
+	pthread_mutex_unlock(&pc->mu);
+	bx_conn_get(r->conn);
+	return r;
+}
 
 static void door_frame(struct bx_conn *c, const uint8_t *frame, size_t len)
 {
@@ -937,38 +1106,40 @@ static void door_frame(struct bx_conn *c, const uint8_t *frame, size_t len)
 			rc = -EAGAIN;
 		pthread_mutex_unlock(&pc->mu);
 	}
-	enum where w = rc < 0 ? RUN_HERE : where_to_run(pc, &r->in);
-	r->call.nowait = w == RUN_TRY;
+	bool keep = false;
+	enum where w = rc < 0 ? RUN_HERE : where_to_run(pc, &r->in, &keep);
+	if (pc->no_threads && w == RUN_POOL)
+		w = RUN_TRY; /* everything runs here */
+	/* Nothing waits on this thread: a call that would answers
+	 * BOXFS_EWOULDWAIT and runs again on a worker (or, without threads,
+	 * answers EAGAIN). */
+	r->call.nowait = w != RUN_POOL;
 	if (rc < 0) {
 		send_error(r, rc);
-	} else if (w != RUN_POOL && run(r) != BOXFS_EWOULDWAIT) {
-		/* answered */
-	} else {
-		r = malloc(sizeof *r);
-		uint8_t *copy = malloc(len);
-		if (!r || !copy) {
-			free(r);
-			free(copy);
-			send_error(&local, -ENOMEM);
-			bx_call_destroy(&local.call);
-			return;
-		}
-		*r = local;
-		r->out = (struct p9_fcall){ 0 }; /* whatever a try left */
-		r->raw = false;
-		bx_call_init(&r->call, &nobody);
-		memcpy(copy, frame, len);
-		r->frame = copy;
-		p9_unpack(&r->in, copy, len, pc->d); /* the same bytes: cannot fail */
-		r->on_pool = true;
-		pthread_mutex_lock(&pc->mu);
-		bx_intmap_put(&pc->tags, r->in.tag, r);
-		pc->inflight++;
-		pthread_mutex_unlock(&pc->mu);
-		bx_conn_get(c);
-		if (bx_pool_submit(c->srv, run_on_pool, r) < 0)
-			run_on_pool(r);
+		goto out;
 	}
+	if (!keep && w != RUN_POOL && run(r) != BOXFS_EWOULDWAIT)
+		goto out; /* answered */
+	/* a backend that deferred here without BOXFS_FS_DEFER: tracked on the
+	 * worker, where it may defer */
+	keep = keep || (is_io(&local.in) && local.call.settled);
+	if (!(r = req_track(&local, frame, len, keep))) {
+		send_error(&local, -ENOMEM);
+		goto out;
+	}
+	if (keep && w != RUN_POOL) {
+		r->call.nowait = true;
+		rc = run(r);
+		if (rc != BOXFS_EWOULDWAIT) {
+			if (rc != BOXFS_EDEFERRED)
+				req_put(r); /* answered */
+			goto out;
+		}
+		req_rearm(r); /* tried here first: a fresh call for the worker */
+	}
+	if (bx_pool_submit(c->srv, run_on_pool, r) < 0)
+		run_on_pool(r);
+out:
 	bx_call_destroy(&local.call);
 }
 
@@ -977,6 +1148,11 @@ static void door_frame(struct bx_conn *c, const uint8_t *frame, size_t len)
 static ssize_t door_frame_size(struct bx_conn *c, const uint8_t *hdr)
 {
 	return p9_frame_size(hdr, (uint32_t)c->max_frame);
+}
+
+static bool defers(const struct boxfs_fs *fs)
+{
+	return (fs->flags & BOXFS_FS_DEFER) != 0;
 }
 
 static int door_open(struct bx_conn *c)
@@ -989,6 +1165,8 @@ static int door_open(struct bx_conn *c)
 	pc->msize = P9_MIN_MSIZE;
 	pc->all_inline = bx_ns_all_flags(c->srv->ns, BOXFS_FS_INLINE);
 	pc->all_try = bx_ns_all_flags(c->srv->ns, BOXFS_FS_INLINE | BOXFS_FS_TRY_INLINE);
+	pc->any_defer = bx_ns_find(c->srv->ns, defers) != NULL;
+	pc->no_threads = c->srv->opts.no_threads;
 	c->door_state = pc;
 	return 0;
 }

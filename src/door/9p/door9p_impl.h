@@ -69,6 +69,8 @@ struct p9conn {
 	struct p9user *users;
 	bool all_inline; /* every mount is inline: no request needs the pool */
 	bool all_try;	 /* every mount is inline or may be tried inline */
+	bool any_defer;	 /* some mount declares BOXFS_FS_DEFER */
+	bool no_threads; /* the server has no threads: everything runs here */
 };
 
 /* A Tflush that waits for the request it flushes to answer first. */
@@ -77,19 +79,35 @@ struct flushwait {
 	uint16_t tag;
 };
 
+/*
+ * A request. One read on the loop thread lives on its stack and is answered
+ * before the frame call returns. A request that may outlive that — one run
+ * on the pool, or a Tread/Twrite that may be deferred (see BOXFS_EDEFERRED) —
+ * is "tracked": a heap copy with the frame after it, entered in pc->tags
+ * (so a Tflush finds it), answered under pc->mu, holding a reference to the
+ * connection, and freed when its last reference goes (the run's, which a
+ * deferral takes over until boxfs_call_done, and one per canceller running
+ * the call's cancel hook outside pc->mu).
+ */
 struct req {
 	struct bx_conn *conn;
 	struct p9conn *pc;
 	struct p9_fcall in;
-	uint8_t *frame; /* a copy of the request, when it runs on the pool */
+	uint8_t *frame; /* the copy of the request, when tracked */
 	struct boxfs_call call;
-	bool on_pool;
-	bool detached;		   /* aborted by Tversion: no reply */
+	bool tracked;
+	bool on_pool;		   /* running on a worker */
+	bool detached;		   /* aborted by Tversion or hang-up: no reply */
 	struct flushwait *flushes; /* Tflush requests waiting for this one */
+	atomic_uint refs;	   /* tracked requests */
+	bool own_obuf;		   /* obuf is the request's own (a deferrable Tread/Twrite) */
+	struct fid *fid;	   /* a deferred Tread/Twrite's fid, held until the answer */
+	struct req *cancel_next;   /* p9_reset: requests whose cancel hook it runs */
+	struct bx_cancel_hook hook;
 
 	/* the reply */
 	struct p9_fcall out;
-	uint8_t *obuf; /* msize bytes of the replying thread's scratch */
+	uint8_t *obuf; /* msize bytes of the replying thread's scratch, or own_obuf */
 	uint32_t ocap;
 	bool raw; /* out is already packed in obuf (Rread, Rreaddir): olen bytes */
 	const struct iovec *direct; /* or out is these pieces (a direct read) */
