@@ -30,11 +30,11 @@
  * and door9p_u.c (9P2000 and 9P2000.u); this file has the shared machinery
  * and the messages all dialects have.
  */
+#include "core/cred_impl.h"
 #include "door/9p/door9p_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -499,22 +499,10 @@ static const struct p9user *attach_user(struct p9conn *pc, struct p9_str uname, 
 	struct p9user *u = calloc(1, sizeof *u);
 	if (!u)
 		return NULL;
-	u->cred.uid = uid;
-	u->cred.gid = uid == 65534 ? 65534 : uid;
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res) {
-		int ng = 64;
-		gid_t groups[64];
-		u->cred.gid = res->pw_gid;
-		if (getgrouplist(res->pw_name, res->pw_gid, groups, &ng) >= 0) {
-			for (int i = 0; i < ng; i++)
-				u->groups[i] = groups[i];
-			u->cred.ngroups = (uint32_t)ng;
-		}
-	} else if (c->has_peer && c->peer.uid == uid) {
-		u->cred.gid = c->peer.gid;
-	}
+	struct bx_user who;
+	bx_cred_fill(c, uid, &who);
+	u->cred = who.cred;
+	memcpy(u->groups, who.groups, sizeof u->groups);
 	u->cred.groups = u->groups;
 	pthread_mutex_lock(&pc->mu);
 	u->next = pc->users;
