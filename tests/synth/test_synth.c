@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "../lib/tc9p.h"
+
 #include <boxfs/9p.h>
 #include <boxfs/server.h>
 #include <boxfs/synth.h>
@@ -33,144 +35,9 @@
 
 /* ---- a raw 9P client on one end of a socketpair ---- */
 
-struct tc {
-	int fd;
-	enum p9_dialect d;
-	uint8_t *buf; /* the last reply */
-	struct boxfs_server *srv;
-	bool own_loop; /* a server without threads: tc_recv dispatches */
-};
-
-enum { MSIZE = 65536 };
+enum { MSIZE = TC_MSIZE };
 
 static struct boxfs_server *srv;
-
-static struct tc tc_connect(struct boxfs_server *s, bool own_loop)
-{
-	int sp[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
-	assert_int_equal(boxfs_server_serve_fds(s, "9p", sp[0], sp[0]), 0);
-	struct tc t = { .fd = sp[1], .d = P9_2000L, .srv = s, .own_loop = own_loop };
-	t.buf = malloc(MSIZE + 64);
-	return t;
-}
-
-static void tc_close(struct tc *t)
-{
-	close(t->fd);
-	free(t->buf);
-}
-
-static void tc_send(struct tc *t, const struct p9_fcall *f)
-{
-	uint8_t out[8192];
-	ssize_t n = p9_pack(out, sizeof out, f, t->d);
-	assert_true(n > 0);
-	assert_int_equal(write(t->fd, out, (size_t)n), n);
-}
-
-/* Waits up to ms for the client's socket to read ready; a server without
- * threads is dispatched meanwhile, from this loop. */
-static bool tc_wait(struct tc *t, int ms)
-{
-	struct timespec t0, now;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd p[2] = { { .fd = t->fd, .events = POLLIN },
-				       { .fd = t->own_loop ? boxfs_server_fd(t->srv) : -1,
-					 .events = POLLIN } };
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long left = ms - ((now.tv_sec - t0.tv_sec) * 1000 +
-				  (now.tv_nsec - t0.tv_nsec) / 1000000);
-		if (left < 0)
-			left = 0;
-		int n = poll(p, 2, (int)left);
-		assert_true(n >= 0);
-		if (p[1].revents & POLLIN)
-			assert_int_equal(boxfs_server_dispatch(t->srv), 0);
-		if (p[0].revents & POLLIN)
-			return true;
-		if (n == 0 && left == 0)
-			return false;
-	}
-}
-
-static void read_full(struct tc *t, uint8_t *p, size_t n)
-{
-	while (n) {
-		assert_true(tc_wait(t, 5000));
-		ssize_t r = read(t->fd, p, n);
-		assert_true(r > 0);
-		p += r;
-		n -= (size_t)r;
-	}
-}
-
-static void tc_recv(struct tc *t, struct p9_fcall *rx)
-{
-	read_full(t, t->buf, 4);
-	ssize_t size = p9_frame_size(t->buf, 0);
-	assert_true(size >= 7 && size <= MSIZE + 64);
-	read_full(t, t->buf + 4, (size_t)size - 4);
-	assert_int_equal(p9_unpack(rx, t->buf, (size_t)size, t->d), 0);
-}
-
-/* Nothing arrives for ms. */
-static void no_reply(struct tc *t, int ms)
-{
-	assert_false(tc_wait(t, ms));
-}
-
-static void rpc(struct tc *t, struct p9_fcall *tx, struct p9_fcall *rx)
-{
-	tc_send(t, tx);
-	tc_recv(t, rx);
-	assert_int_equal(rx->tag, tx->tag);
-}
-
-static int rerr(const struct tc *t, const struct p9_fcall *rx)
-{
-	if (rx->type == P9_Rlerror)
-		return (int)rx->rlerror.ecode;
-	if (rx->type == P9_Rerror)
-		return t->d == P9_2000U ? (int)rx->rerror.errnum : p9_errno(rx->rerror.ename);
-	return 0;
-}
-
-static void expect(const struct tc *t, const struct p9_fcall *rx, uint8_t rtype)
-{
-	if (rx->type != rtype)
-		fail_msg("wanted %s, got %s (error %d)", p9_type_name(rtype),
-			 p9_type_name(rx->type), rerr(t, rx));
-}
-
-static void version(struct tc *t, enum p9_dialect d)
-{
-	struct p9_fcall tx = { .type = P9_Tversion, .tag = P9_NOTAG }, rx;
-	tx.tversion.msize = MSIZE;
-	tx.tversion.version = p9_cstr(p9_dialect_name(d));
-	t->d = d;
-	rpc(t, &tx, &rx);
-	expect(t, &rx, P9_Rversion);
-}
-
-static void attach(struct tc *t)
-{
-	struct p9_fcall tx = { .type = P9_Tattach, .tag = 1 }, rx;
-	tx.tattach = (struct p9_tattach){
-		.fid = 0, .afid = P9_NOFID, .uname = p9_cstr("root"), .aname = p9_cstr("")
-	};
-	rpc(t, &tx, &rx);
-	expect(t, &rx, P9_Rattach);
-}
-
-static struct tc session(struct boxfs_server *s, enum p9_dialect d, bool own_loop)
-{
-	struct tc t = tc_connect(s, own_loop);
-	version(&t, d);
-	attach(&t);
-	return t;
-}
 
 static void send_read(struct tc *t, uint16_t tag, uint32_t fid, uint32_t count)
 {
