@@ -6,17 +6,26 @@
  */
 #include <ixp.h>
 
+typedef union IxpFileIdU IxpFileIdU;
+union IxpFileIdU {
+	void *ref;
+};
+
+#include <ixp_srvutil.h>
+
 #include "bxside.h"
 #include "testsrv.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -326,6 +335,302 @@ static void test_codec(void **state)
 	assert_true(um.pos > um.end);
 }
 
+/* ---- the codec's parts, one at a time ---- */
+
+static void test_codec_parts(void **state)
+{
+	(void)state;
+	char buf[512];
+
+	/* data: raw bytes, no count */
+	char *d = "a\0b\xff";
+	IxpMsg m = ixp_message(buf, sizeof buf, MsgPack);
+	ixp_pdata(&m, &d, 4);
+	assert_int_equal(m.pos - m.data, 4);
+	assert_memory_equal(buf, "a\0b\xff", 4);
+	char *back = NULL;
+	IxpMsg u = ixp_message(buf, 4, MsgUnpack);
+	ixp_pdata(&u, &back, 4);
+	assert_true(u.pos == u.end);
+	assert_non_null(back);
+	assert_memory_equal(back, "a\0b\xff", 4);
+	free(back);
+	u = ixp_message(buf, 3, MsgUnpack); /* one byte short */
+	back = (char *)1;
+	ixp_pdata(&u, &back, 4);
+	assert_null(back);
+	assert_true(u.pos > u.end);
+
+	/* string: a 16-bit count, then the bytes without the NUL */
+	char *str = "hello";
+	m = ixp_message(buf, sizeof buf, MsgPack);
+	ixp_pstring(&m, &str);
+	assert_int_equal(m.pos - m.data, 2 + 5);
+	assert_memory_equal(buf, "\x05\0hello", 7);
+	char *sb = NULL;
+	u = ixp_message(buf, 7, MsgUnpack);
+	ixp_pstring(&u, &sb);
+	assert_true(u.pos == u.end);
+	assert_string_equal(sb, "hello");
+	free(sb);
+	u = ixp_message(buf, 6, MsgUnpack);
+	ixp_pstring(&u, &sb);
+	assert_true(u.pos > u.end);
+	free(sb);
+
+	/* strings: a 16-bit count, then that many strings; unpacked into one
+	 * block, strings[0] */
+	char *in[3] = { "x", "", "yz" };
+	uint16_t n = 3;
+	m = ixp_message(buf, sizeof buf, MsgPack);
+	ixp_pstrings(&m, &n, in, 3);
+	assert_int_equal(m.pos - m.data, 2 + 3 + 2 + 4);
+	assert_memory_equal(buf, "\x03\0\x01\0x\0\0\x02\0yz", 11);
+	char *out[4] = { NULL };
+	uint16_t got = 0;
+	u = ixp_message(buf, 11, MsgUnpack);
+	ixp_pstrings(&u, &got, out, 4);
+	assert_true(u.pos == u.end);
+	assert_int_equal(got, 3);
+	assert_string_equal(out[0], "x");
+	assert_string_equal(out[1], "");
+	assert_string_equal(out[2], "yz");
+	free(out[0]);
+	u = ixp_message(buf, 11, MsgUnpack); /* more than max fails */
+	ixp_pstrings(&u, &got, out, 2);
+	assert_true(u.pos > u.end);
+
+	/* qid: type[1] version[4] path[8] */
+	IxpQid q = { .type = P9_QTAPPEND, .version = 0x01020304, .path = 0x1122334455667788ull };
+	m = ixp_message(buf, sizeof buf, MsgPack);
+	ixp_pqid(&m, &q);
+	assert_int_equal(m.pos - m.data, 13);
+	assert_memory_equal(buf, "\x40\x04\x03\x02\x01\x88\x77\x66\x55\x44\x33\x22\x11", 13);
+	IxpQid r;
+	memset(&r, 0, sizeof r);
+	u = ixp_message(buf, 13, MsgUnpack);
+	ixp_pqid(&u, &r);
+	assert_true(u.pos == u.end);
+	assert_int_equal(r.type, q.type);
+	assert_int_equal(r.version, q.version);
+	assert_true(r.path == q.path);
+
+	/* qids: a 16-bit count, then 13 bytes each */
+	IxpQid qs[2] = { q, { .type = P9_QTDIR, .version = 9, .path = 42 } };
+	n = 2;
+	m = ixp_message(buf, sizeof buf, MsgPack);
+	ixp_pqids(&m, &n, qs, 2);
+	assert_int_equal(m.pos - m.data, 2 + 2 * 13);
+	IxpQid rs[3];
+	memset(rs, 0, sizeof rs);
+	got = 0;
+	u = ixp_message(buf, 28, MsgUnpack);
+	ixp_pqids(&u, &got, rs, 3);
+	assert_true(u.pos == u.end);
+	assert_int_equal(got, 2);
+	assert_true(rs[0].path == q.path);
+	assert_int_equal(rs[1].type, P9_QTDIR);
+	assert_int_equal(rs[1].version, 9);
+	assert_true(rs[1].path == 42);
+	u = ixp_message(buf, 28, MsgUnpack);
+	ixp_pqids(&u, &got, rs, 1);
+	assert_true(u.pos > u.end);
+
+	/* fcall: type, tag and body, without the size that fcall2msg adds */
+	IxpFcall f, g;
+	memset(&f, 0, sizeof f);
+	f.hdr.type = P9_TWalk;
+	f.hdr.tag = 0x1234;
+	f.hdr.fid = 3;
+	f.twalk.newfid = 4;
+	f.twalk.nwname = 2;
+	f.twalk.wname[0] = "usr";
+	f.twalk.wname[1] = "glenda";
+	m = ixp_message(buf, sizeof buf, MsgPack);
+	ixp_pfcall(&m, &f);
+	uint len = (uint)(m.pos - m.data);
+	assert_int_equal(len, 1 + 2 + 4 + 4 + 2 + 5 + 8);
+	char full[512];
+	IxpMsg fm = ixp_message(full, sizeof full, MsgPack);
+	assert_int_equal(ixp_fcall2msg(&fm, &f), len + 4);
+	assert_memory_equal(full + 4, buf, len);
+	memset(&g, 0, sizeof g);
+	u = ixp_message(buf, len, MsgUnpack);
+	ixp_pfcall(&u, &g);
+	assert_true(u.pos == u.end);
+	assert_int_equal(g.hdr.type, P9_TWalk);
+	assert_int_equal(g.hdr.tag, 0x1234);
+	assert_int_equal(g.hdr.fid, 3);
+	assert_int_equal(g.twalk.newfid, 4);
+	assert_int_equal(g.twalk.nwname, 2);
+	assert_string_equal(g.twalk.wname[0], "usr");
+	assert_string_equal(g.twalk.wname[1], "glenda");
+	ixp_freefcall(&g);
+
+	memset(&f, 0, sizeof f);
+	f.hdr.type = P9_RWalk;
+	f.hdr.tag = 7;
+	f.rwalk.nwqid = 2;
+	f.rwalk.wqid[0] = qs[0];
+	f.rwalk.wqid[1] = qs[1];
+	m = ixp_message(buf, sizeof buf, MsgPack);
+	ixp_pfcall(&m, &f);
+	len = (uint)(m.pos - m.data);
+	assert_int_equal(len, 1 + 2 + 2 + 2 * 13);
+	memset(&g, 0, sizeof g);
+	u = ixp_message(buf, len, MsgUnpack);
+	ixp_pfcall(&u, &g);
+	assert_true(u.pos == u.end);
+	assert_int_equal(g.rwalk.nwqid, 2);
+	assert_true(g.rwalk.wqid[0].path == qs[0].path);
+	assert_true(g.rwalk.wqid[1].path == 42);
+}
+
+/* ---- whole messages over a descriptor ---- */
+
+static void test_sendrecv(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	IxpFcall f, g;
+	memset(&f, 0, sizeof f);
+	f.hdr.type = P9_TVersion;
+	f.hdr.tag = IXP_NOTAG;
+	f.version.msize = 4096;
+	f.version.version = "9P2000";
+	char out[256], in[256];
+	IxpMsg m = ixp_message(out, sizeof out, MsgPack);
+	uint n = ixp_fcall2msg(&m, &f);
+	assert_int_equal(n, 19);
+	m.end = m.data + n;
+	assert_int_equal(ixp_sendmsg(sv[0], &m), 19);
+	IxpMsg r = ixp_message(in, sizeof in, MsgUnpack);
+	assert_int_equal(ixp_recvmsg(sv[1], &r), 19);
+	assert_true(r.pos == r.data);
+	assert_true(r.end == r.data + 19);
+	assert_memory_equal(in, out, 19);
+	assert_int_equal(ixp_msg2fcall(&r, &g), 19);
+	assert_int_equal(g.version.msize, 4096);
+	assert_string_equal(g.version.version, "9P2000");
+	ixp_freefcall(&g);
+
+	/* larger than the receiving buffer: refused */
+	assert_int_equal(ixp_sendmsg(sv[0], &m), 19);
+	r = ixp_message(in, 10, MsgUnpack);
+	assert_int_equal(ixp_recvmsg(sv[1], &r), 0);
+	assert_string_equal(ixp_errbuf(), "message too large");
+	/* the peer gone: nothing to read, nothing to write */
+	close(sv[0]);
+	char rest[32];
+	while (read(sv[1], rest, sizeof rest) > 0)
+		;
+	r = ixp_message(in, sizeof in, MsgUnpack);
+	assert_int_equal(ixp_recvmsg(sv[1], &r), 0);
+	close(sv[1]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	close(sv[1]);
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(ixp_sendmsg(sv[0], &m), 0);
+	close(sv[0]);
+}
+
+/* ---- the srvutil helpers, outside a server ---- */
+
+static void data2cstring(const char *data, uint len, const char *want)
+{
+	Ixp9Req req;
+	memset(&req, 0, sizeof req);
+	req.ifcall.io.count = len;
+	req.ifcall.io.data = ixp_emalloc(len ? len : 1);
+	memcpy(req.ifcall.io.data, data, len);
+	ixp_srv_data2cstring(&req);
+	assert_string_equal(req.ifcall.io.data, want);
+	free(req.ifcall.io.data);
+}
+
+static int lookups;
+static char *lookup_gone;
+
+/* Every name exists but lookup_gone. */
+static IxpFileId *fake_lookup(IxpFileId *parent, char *name)
+{
+	(void)parent;
+	lookups++;
+	if (lookup_gone && strcmp(name, lookup_gone) == 0)
+		return NULL;
+	IxpFileId *f = ixp_srv_getfile();
+	f->tab.name = ixp_estrdup(name);
+	return f;
+}
+
+static void test_srvutil(void **state)
+{
+	(void)state;
+	data2cstring("ctl line\n", 9, "ctl line");
+	data2cstring("ctl line", 8, "ctl line");
+	data2cstring("two\nlines\n", 10, "two\nlines");
+	data2cstring("\n", 1, "");
+	data2cstring("", 0, "");
+
+	/* a chain /a/b: b -> a -> root */
+	IxpFileId *root = ixp_srv_getfile(), *a = ixp_srv_getfile(), *b = ixp_srv_getfile();
+	root->tab.name = ixp_estrdup("/");
+	a->tab.name = ixp_estrdup("a");
+	a->next = root;
+	b->tab.name = ixp_estrdup("b");
+	b->next = a;
+	b->id = 17;
+	assert_int_equal(root->nref, 1);
+	IxpFileId *c = ixp_srv_clonefiles(b);
+	assert_non_null(c);
+	assert_ptr_not_equal(c, b);
+	assert_int_equal(c->nref, 1);
+	assert_int_equal(c->id, 17);
+	assert_string_equal(c->tab.name, "b");
+	assert_ptr_not_equal(c->tab.name, b->tab.name);
+	assert_ptr_equal(c->next, a);
+	assert_int_equal(a->nref, 2);
+	assert_int_equal(root->nref, 2);
+
+	lookups = 0;
+	lookup_gone = NULL;
+	assert_true(ixp_srv_verifyfile(c, fake_lookup));
+	assert_int_equal(lookups, 2); /* b in a, a in the root */
+	lookup_gone = "a";
+	assert_false(ixp_srv_verifyfile(c, fake_lookup));
+	lookup_gone = "b";
+	assert_false(ixp_srv_verifyfile(c, fake_lookup));
+	assert_true(ixp_srv_verifyfile(root, fake_lookup)); /* the root is always there */
+
+	/* drop the clone's chain, then the original's */
+	for (IxpFileId *p = c, *next; p; p = next) {
+		next = p->next;
+		ixp_srv_freefile(p);
+	}
+	assert_int_equal(a->nref, 1);
+	assert_int_equal(root->nref, 1);
+	for (IxpFileId *p = b, *next; p; p = next) {
+		next = p->next;
+		ixp_srv_freefile(p);
+	}
+}
+
+/* ---- no other threading packages ---- */
+
+static void test_other_threads(void **state)
+{
+	(void)state;
+	ixp_werrstr("before");
+	assert_int_equal(ixp_taskinit(), -1);
+	assert_string_not_equal(ixp_errbuf(), "before");
+	ixp_werrstr("before");
+	assert_int_equal(ixp_rubyinit(), -1);
+	assert_string_not_equal(ixp_errbuf(), "before");
+	ixp_werrstr("still pthreads");
+	assert_string_equal(ixp_errbuf(), "still pthreads");
+}
+
 /* ---- dial strings ---- */
 
 static void test_addresses(void **state)
@@ -600,6 +905,71 @@ static void client_checks(const char *addr)
 	ixp_unmount(c);
 }
 
+static int vprintf_to(IxpCFid *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int vprintf_to(IxpCFid *f, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = ixp_vprint(f, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* ixp_vprint, and the server's ixp_pending_write and ixp_pending_vprint. */
+static void test_vprint_pending(void **state)
+{
+	(void)state;
+	IxpClient *c = ixp_mount(unix_addr);
+	assert_non_null(c);
+	IxpCFid *f = ixp_create(c, "/vp", 0644, P9_ORDWR);
+	assert_non_null(f);
+	assert_int_equal(vprintf_to(f, "%s=%04d", "n", 42), 6);
+	assert_int_equal(f->offset, 6);
+	char buf[64];
+	assert_int_equal(ixp_pread(f, buf, sizeof buf, 0), 6);
+	assert_memory_equal(buf, "n=0042", 6);
+	assert_int_equal(ixp_close(f), 1);
+	assert_int_equal(ixp_remove(c, "/vp"), 1);
+
+	IxpCFid *ev = ixp_open(c, "/event", P9_OREAD);
+	assert_non_null(ev);
+	IxpCFid *ctl = ixp_open(c, "/ctl", P9_OWRITE);
+	assert_non_null(ctl);
+	assert_int_equal(vprintf_to(ctl, "raw %s", "abc"), 7);
+	assert_int_equal(ixp_read(ev, buf, sizeof buf), 3); /* no newline added */
+	assert_memory_equal(buf, "abc", 3);
+	assert_int_equal(ixp_print(ctl, "vevent %s\n", "hi"), 10);
+	assert_int_equal(ixp_read(ev, buf, sizeof buf), 6);
+	assert_memory_equal(buf, "<hi:2>", 6);
+	ixp_close(ctl);
+	ixp_close(ev);
+	ixp_unmount(c);
+}
+
+/* ixp_serve9conn_fd: one end of a socketpair served, the other mounted. */
+static void test_serve9conn_fd(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(testsrv_serve_fd(sv[0]), 0);
+	IxpClient *c = ixp_mountfd(sv[1]);
+	assert_non_null(c);
+	IxpStat *st = ixp_stat(c, "/data");
+	assert_non_null(st);
+	assert_string_equal(st->name, "data");
+	assert_int_equal(st->length, DATA_SIZE);
+	ixp_freestat(st);
+	free(st);
+	IxpCFid *f = ixp_open(c, "/data", P9_OREAD);
+	assert_non_null(f);
+	unsigned char b[4];
+	assert_int_equal(ixp_pread(f, b, 4, 1000), 4);
+	assert_int_equal(b[3], pattern_byte(1003));
+	ixp_close(f);
+	ixp_unmount(c);
+}
+
 static void test_ixp_client_unix(void **state)
 {
 	(void)state;
@@ -712,12 +1082,18 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_codec),
+		cmocka_unit_test(test_codec_parts),
+		cmocka_unit_test(test_sendrecv),
+		cmocka_unit_test(test_srvutil),
+		cmocka_unit_test(test_other_threads),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_errors_utils),
 		cmocka_unit_test(test_timers_hangup),
 		cmocka_unit_test(test_ixp_client_unix),
 		cmocka_unit_test(test_ixp_client_tcp),
 		cmocka_unit_test(test_mountfd_nsmount),
+		cmocka_unit_test(test_vprint_pending),
+		cmocka_unit_test(test_serve9conn_fd),
 		cmocka_unit_test(test_boxfs_dialects),
 		cmocka_unit_test(test_event_flush_timer),
 	};

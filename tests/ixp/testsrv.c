@@ -18,6 +18,7 @@ union IxpFileIdU {
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ static IxpServer server;
 static IxpPending events;
 static pthread_t thread;
 static int stop_pipe[2] = { -1, -1 };
+static int hand_pipe[2] = { -1, -1 };
 static int nflush, nclunk, nattach, ntimer;
 
 #define QID(t, i) (((uint64_t)((t)&0xff) << 32) | ((i)&0xffffffffu))
@@ -145,12 +147,33 @@ static void fs_read(Ixp9Req *r)
 	ixp_respond(r, NULL);
 }
 
+/* Queues printf-formatted text on /event through ixp_pending_vprint. */
+static int event_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int event_printf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = ixp_pending_vprint(&events, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
 static char *ctl_line(void *p, IxpMsg *m)
 {
 	(void)p;
 	if (strncmp(m->pos, "event ", 6) == 0) {
 		ixp_pending_print(&events, "%s\n", m->pos + 6);
 		return NULL;
+	}
+	if (strncmp(m->pos, "raw ", 4) == 0) { /* the bytes as they are, no newline */
+		ixp_pending_write(&events, m->pos + 4, (long)strlen(m->pos + 4));
+		return NULL;
+	}
+	if (strncmp(m->pos, "vevent ", 7) == 0) {
+		const char *t = m->pos + 7;
+		char want[128];
+		int len = snprintf(want, sizeof want, "<%s:%zu>", t, strlen(t));
+		return event_printf("<%s:%zu>", t, strlen(t)) == len ? NULL : "bad count";
 	}
 	return "bad command";
 }
@@ -299,6 +322,15 @@ static void on_stop(IxpConn *c)
 		c->srv->running = 0;
 }
 
+/* Takes a descriptor handed over by testsrv_serve_fd and serves it. */
+static void on_hand(IxpConn *c)
+{
+	int fd;
+	if (read(c->fd, &fd, sizeof fd) != (ssize_t)sizeof fd)
+		return;
+	ixp_serve9conn_fd(c->srv, fd, &p9srv);
+}
+
 static void on_timer(long id, void *aux)
 {
 	(void)id;
@@ -326,7 +358,7 @@ int testsrv_start(const char *unix_addr, char *tcp_addr)
 
 	int ufd = ixp_announce(unix_addr);
 	int tfd = ixp_announce("tcp!127.0.0.1!0");
-	if (ufd < 0 || tfd < 0 || pipe(stop_pipe) < 0)
+	if (ufd < 0 || tfd < 0 || pipe(stop_pipe) < 0 || pipe(hand_pipe) < 0)
 		return -1;
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof sin;
@@ -336,8 +368,14 @@ int testsrv_start(const char *unix_addr, char *tcp_addr)
 	ixp_listen(&server, ufd, &p9srv, ixp_serve9conn, NULL);
 	ixp_listen(&server, tfd, &p9srv, ixp_serve9conn, NULL);
 	ixp_listen(&server, stop_pipe[0], NULL, on_stop, NULL);
+	ixp_listen(&server, hand_pipe[0], NULL, on_hand, NULL);
 	ixp_settimer(&server, 20, on_timer, NULL);
 	return pthread_create(&thread, NULL, loop, NULL) == 0 ? 0 : -1;
+}
+
+int testsrv_serve_fd(int fd)
+{
+	return write(hand_pipe[1], &fd, sizeof fd) == (ssize_t)sizeof fd ? 0 : -1;
 }
 
 void testsrv_stop(void)
@@ -346,6 +384,7 @@ void testsrv_stop(void)
 		return;
 	pthread_join(thread, NULL);
 	close(stop_pipe[1]);
+	close(hand_pipe[1]);
 	for (int i = 1; i < NFILES; i++) {
 		free(files[i].name);
 		free(files[i].buf);

@@ -7,7 +7,9 @@
  *	/data      DATA_SIZE bytes of a pattern (pattern_byte), readable and
  *	           writable (ixp_srv_readbuf, ixp_srv_writebuf)
  *	/ctl       write-only, one command a line (ixp_srv_writectl):
- *	           "event TEXT" queues "TEXT\n" on /event, "bad" fails
+ *	           "event TEXT" queues "TEXT\n" on /event (ixp_pending_print),
+ *	           "raw TEXT" queues TEXT (ixp_pending_write), "vevent TEXT"
+ *	           queues "<TEXT:LEN>" (ixp_pending_vprint), "bad" fails
  *	/event     reads wait for events (IxpPending)
  *	/stats     "flush F clunk C attach A timer T\n": what the server saw
  *	others     files made by create, removable, renamable by wstat
@@ -30,6 +32,9 @@ static inline unsigned char pattern_byte(size_t i)
 /* Starts the server on both addresses (unix!PATH, tcp!127.0.0.1!0 resolved
  * into tcp_addr, which must hold 64 bytes): 0, or -1. */
 int testsrv_start(const char *unix_addr, char *tcp_addr);
+/* Hands a connected descriptor to the server's thread, which serves it with
+ * ixp_serve9conn_fd (and owns it from then on): 0, or -1. */
+int testsrv_serve_fd(int fd);
 /* Stops the loop, closes the server and joins its thread. */
 void testsrv_stop(void);
 
