@@ -745,7 +745,8 @@ static void s_release(void *aux, void *node, void *fh)
 	if (n->kind == K_FILE && n->fops->commit && (o->flags & O_ACCMODE) != O_RDONLY &&
 	    cb_begin(n)) {
 		struct boxfs_synth_ctx x = { n, NULL };
-		n->fops->commit(&x, o->wr.data, o->wr.len);
+		/* never NULL, even for nothing written: callbacks may memcpy it */
+		n->fops->commit(&x, o->wr.data ? o->wr.data : (const void *)"", o->wr.len);
 		node_put(n);
 	}
 	if (n->kind == K_EVENTS) {
