@@ -147,10 +147,10 @@ void ixp_pstrings(IxpMsg *m, uint16_t *num, char **strings, uint max)
 		advance(m, len);
 		total += len + 1u;
 	}
-	if (m->pos > m->end)
-		return;
+	if (m->pos > m->end || *num == 0)
+		return; /* nothing to hold: no block (none would be freed) */
 	m->pos = start;
-	char *block = ixp_emalloc(total ? (uint)total : 1u);
+	char *block = ixp_emalloc((uint)total);
 	for (unsigned i = 0; i < *num; i++) {
 		uint16_t len = 0;
 		ixp_pu16(m, &len);
