@@ -315,49 +315,6 @@ static void open_path(struct tc *t, uint32_t fid, const char *dir, const char *n
 	}
 }
 
-static void send_read(struct tc *t, uint16_t tag, uint32_t fid, uint32_t count)
-{
-	tc_send(t, &(struct p9_fcall){ .type = P9_Tread,
-				       .tag = tag,
-				       .tread = { .fid = fid, .offset = 0, .count = count } });
-}
-
-static void send_flush(struct tc *t, uint16_t tag, uint16_t oldtag)
-{
-	tc_send(t, &(struct p9_fcall){
-			   .type = P9_Tflush, .tag = tag, .tflush = { .oldtag = oldtag } });
-}
-
-static void expect_rread(struct tc *t, uint16_t tag, const char *data)
-{
-	struct p9_fcall rx;
-	tc_recv(t, &rx);
-	expect(t, &rx, P9_Rread);
-	assert_int_equal(rx.tag, tag);
-	assert_int_equal(rx.rread.count, strlen(data));
-	assert_memory_equal(rx.rread.data, data, rx.rread.count);
-}
-
-static void clunk(struct tc *t, uint32_t fid)
-{
-	struct p9_fcall tx = { .type = P9_Tclunk, .tag = 4, .tclunk = { .fid = fid } }, rx;
-	rpc(t, &tx, &rx);
-	expect(t, &rx, P9_Rclunk);
-}
-
-static int ntasks(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	assert_non_null(d);
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-static const enum p9_dialect dialects[] = { P9_2000, P9_2000U, P9_2000L };
-
 /* ---- the threaded server ---- */
 
 static int setup(void **state)
@@ -405,7 +362,7 @@ static void test_answered_later(void **state)
 	const char *dirs[] = { "d", "p", "i" };
 	for (size_t k = 0; k < 3; k++) {
 		for (size_t i = 0; i < 3; i++) {
-			struct tc t = session(srv, dialects[i], false);
+			struct tc t = session(srv, tc_dialects[i], false);
 			int hooks = fss[k]->hooks;
 			open_path(&t, 1, dirs[k], "ev");
 			send_read(&t, 10, 1, 100);
@@ -429,7 +386,7 @@ static void test_answered_before_return(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
-		struct tc t = session(srv, dialects[i], false);
+		struct tc t = session(srv, tc_dialects[i], false);
 		open_path(&t, 1, "d", "now");
 		open_path(&t, 2, "p", "now");
 		open_path(&t, 3, "i", "now");
@@ -449,7 +406,7 @@ static void test_write_deferred(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
-		struct tc t = session(srv, dialects[i], false);
+		struct tc t = session(srv, tc_dialects[i], false);
 		open_path(&t, 1, "d", "wr");
 		open_path(&t, 2, "p", "wr");
 		struct dfs *fss[] = { dd, dp };
@@ -482,7 +439,7 @@ static void test_flush_deferred(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
-		struct tc t = session(srv, dialects[i], false);
+		struct tc t = session(srv, tc_dialects[i], false);
 		open_path(&t, 1, "d", "ev");
 		open_path(&t, 2, "p", "ev");
 		struct dfs *fss[] = { dd, dp };
@@ -529,7 +486,7 @@ static void test_flush_races_done(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
-		struct tc t = session(srv, dialects[i], false);
+		struct tc t = session(srv, tc_dialects[i], false);
 		open_path(&t, 1, "d", "ev");
 		int hooks = dd->hooks, answered = 0, rreads = 0;
 		for (int k = 0; k < 150; k++) {
@@ -573,7 +530,7 @@ static void test_hangup(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
-		struct tc t = session(srv, dialects[i], false);
+		struct tc t = session(srv, tc_dialects[i], false);
 		int hd = dd->hooks, hp = dp->hooks, rd = dd->releases, rp = dp->releases;
 		open_path(&t, 1, "d", "ev");
 		open_path(&t, 2, "d", "ev");
@@ -605,12 +562,12 @@ static void test_version_resets(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
-		struct tc t = session(srv, dialects[i], false);
+		struct tc t = session(srv, tc_dialects[i], false);
 		int hooks = dd->hooks, rel = dd->releases;
 		open_path(&t, 1, "d", "ev");
 		send_read(&t, 40, 1, 100);
 		wait_pend(dd, 1);
-		version(&t, dialects[i]); /* the next message must be Rversion */
+		version(&t, tc_dialects[i]); /* the next message must be Rversion */
 		assert_int_equal(dd->hooks - hooks, 1);
 		wait_count(&dd->releases, rel + 1);
 		no_reply(&t, 20);
@@ -706,7 +663,7 @@ static void test_no_threads(void **state)
 	assert_int_equal(boxfs_server_dispatch(s), 0); /* nothing to do */
 
 	for (size_t i = 0; i < 3; i++) {
-		struct tc t = session(s, dialects[i], true);
+		struct tc t = session(s, tc_dialects[i], true);
 		/* the RAM tree: create, write, read back */
 		struct p9_fcall tx = { .type = P9_Twalk, .tag = 2 }, rx;
 		tx.twalk = (struct p9_twalk){ .fid = 0, .newfid = 1 };

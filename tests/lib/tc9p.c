@@ -10,8 +10,10 @@
 
 #include "tc9p.h"
 
+#include <dirent.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,3 +152,46 @@ struct tc session(struct boxfs_server *s, enum p9_dialect d, bool own_loop)
 	attach(&t);
 	return t;
 }
+
+void send_read(struct tc *t, uint16_t tag, uint32_t fid, uint32_t count)
+{
+	tc_send(t, &(struct p9_fcall){ .type = P9_Tread,
+				       .tag = tag,
+				       .tread = { .fid = fid, .offset = 0, .count = count } });
+}
+
+void send_flush(struct tc *t, uint16_t tag, uint16_t oldtag)
+{
+	tc_send(t, &(struct p9_fcall){
+			   .type = P9_Tflush, .tag = tag, .tflush = { .oldtag = oldtag } });
+}
+
+void expect_rread(struct tc *t, uint16_t tag, const char *data)
+{
+	struct p9_fcall rx;
+	tc_recv(t, &rx);
+	expect(t, &rx, P9_Rread);
+	assert_int_equal(rx.tag, tag);
+	assert_int_equal(rx.rread.count, strlen(data));
+	assert_memory_equal(rx.rread.data, data, rx.rread.count);
+}
+
+void clunk(struct tc *t, uint32_t fid)
+{
+	struct p9_fcall tx = { .type = P9_Tclunk, .tag = 4, .tclunk = { .fid = fid } }, rx;
+	rpc(t, &tx, &rx);
+	expect(t, &rx, P9_Rclunk);
+}
+
+int ntasks(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	assert_non_null(d);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+const enum p9_dialect tc_dialects[3] = { P9_2000, P9_2000U, P9_2000L };

@@ -74,4 +74,22 @@ void attach(struct tc *t);
 /* tc_connect, version in d and attach: fid 0 is the root. */
 struct tc session(struct boxfs_server *s, enum p9_dialect d, bool own_loop);
 
+/* Sends a Tread of count bytes at offset 0 of fid, without waiting. */
+void send_read(struct tc *t, uint16_t tag, uint32_t fid, uint32_t count);
+
+/* Sends a Tflush of oldtag, without waiting. */
+void send_flush(struct tc *t, uint16_t tag, uint16_t oldtag);
+
+/* Receives an Rread of tag carrying exactly data. */
+void expect_rread(struct tc *t, uint16_t tag, const char *data);
+
+/* Clunks fid (tag 4) and checks the Rclunk. */
+void clunk(struct tc *t, uint32_t fid);
+
+/* The threads of this process now. */
+int ntasks(void);
+
+/* The three dialects, for tests that run in each. */
+extern const enum p9_dialect tc_dialects[3];
+
 #endif

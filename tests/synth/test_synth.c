@@ -1,6 +1,6 @@
 /*
  * test_synth.c — synthetic trees (boxfs/synth.h) through the 9P door: every
- * kind of node in the three dialects, event reads cancelled by Tflush and by
+ * kind of node in the three tc_dialects, event reads cancelled by Tflush and by
  * hang-up, events posted from four threads while readers read, control
  * errors reaching the writer, permissions, generated directories, and both
  * ways of running the server (its own thread, the application's loop).
@@ -38,49 +38,6 @@
 enum { MSIZE = TC_MSIZE };
 
 static struct boxfs_server *srv;
-
-static void send_read(struct tc *t, uint16_t tag, uint32_t fid, uint32_t count)
-{
-	tc_send(t, &(struct p9_fcall){ .type = P9_Tread,
-				       .tag = tag,
-				       .tread = { .fid = fid, .offset = 0, .count = count } });
-}
-
-static void send_flush(struct tc *t, uint16_t tag, uint16_t oldtag)
-{
-	tc_send(t, &(struct p9_fcall){
-			   .type = P9_Tflush, .tag = tag, .tflush = { .oldtag = oldtag } });
-}
-
-static void expect_rread(struct tc *t, uint16_t tag, const char *data)
-{
-	struct p9_fcall rx;
-	tc_recv(t, &rx);
-	expect(t, &rx, P9_Rread);
-	assert_int_equal(rx.tag, tag);
-	assert_int_equal(rx.rread.count, strlen(data));
-	assert_memory_equal(rx.rread.data, data, rx.rread.count);
-}
-
-static void clunk(struct tc *t, uint32_t fid)
-{
-	struct p9_fcall tx = { .type = P9_Tclunk, .tag = 4, .tclunk = { .fid = fid } }, rx;
-	rpc(t, &tx, &rx);
-	expect(t, &rx, P9_Rclunk);
-}
-
-static int ntasks(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	assert_non_null(d);
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-static const enum p9_dialect dialects[] = { P9_2000, P9_2000U, P9_2000L };
 
 /* ---- the tree: /value, /ctl, /stream, /sink, /event, /gen/<name>, /secret ---- */
 
@@ -316,7 +273,7 @@ static void test_files(void **state)
 	(void)state;
 	char buf[2048], msg[256];
 	for (size_t i = 0; i < 3; i++) {
-		struct tc t = session(srv, dialects[i], false);
+		struct tc t = session(srv, tc_dialects[i], false);
 		atomic_store(&counter, 0);
 		assert_int_equal(cat(&t, "value", buf, sizeof buf), 2);
 		assert_string_equal(buf, "0\n");
@@ -332,14 +289,14 @@ static void test_files(void **state)
 		clunk(&t, 2);
 		/* errors: the handler's, and an unknown command (9P2000 carries
 		 * the message alone, 9P2000.u both, 9P2000.L the errno) */
-		bool plain = dialects[i] == P9_2000;
+		bool plain = tc_dialects[i] == P9_2000;
 		ssize_t r = write_text(&t, 1, "set x", msg, sizeof msg);
 		assert_int_equal(r, plain ? -EIO : -ERANGE);
-		if (dialects[i] != P9_2000L)
+		if (tc_dialects[i] != P9_2000L)
 			assert_string_equal(msg, "set needs a number");
 		r = write_text(&t, 1, "inc\nfrob 1\ninc\n", msg, sizeof msg);
 		assert_int_equal(r, plain ? -EIO : -EINVAL);
-		if (dialects[i] != P9_2000L)
+		if (tc_dialects[i] != P9_2000L)
 			assert_string_equal(msg, "unknown command 'frob'");
 		assert_int_equal(atomic_load(&counter), 8); /* the first inc ran, not the last */
 		clunk(&t, 1);
@@ -373,9 +330,9 @@ static void test_files(void **state)
 static void test_permissions(void **state)
 {
 	(void)state;
-	for (size_t i = 1; i < 3; i++) { /* dialects with n_uname */
+	for (size_t i = 1; i < 3; i++) { /* tc_dialects with n_uname */
 		struct tc t = tc_connect(srv, false);
-		version(&t, dialects[i]);
+		version(&t, tc_dialects[i]);
 		struct p9_fcall tx = { .type = P9_Tattach, .tag = 1 }, rx;
 		tx.tattach = (struct p9_tattach){ .fid = 0,
 						  .afid = P9_NOFID,
@@ -404,14 +361,14 @@ static void test_generated(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
-		struct tc t = session(srv, dialects[i], false);
+		struct tc t = session(srv, tc_dialects[i], false);
 		char buf[64];
 		assert_int_equal(cat(&t, "dir/gen/b", buf, sizeof buf), 2);
 		assert_string_equal(buf, "b\n");
 		struct p9_fcall rx;
 		assert_int_equal(walk_path(&t, 1, "dir/gen/zz", &rx), P9_Rwalk);
 		assert_int_equal(rx.rwalk.nwqid, 2); /* a partial walk: no "zz" */
-		if (dialects[i] == P9_2000L) {
+		if (tc_dialects[i] == P9_2000L) {
 			assert_int_equal(open_as(&t, 2, "dir/gen", O_RDONLY | O_DIRECTORY), 0);
 			struct p9_fcall tx = { .type = P9_Treaddir, .tag = 8 };
 			tx.tread = (struct p9_tread){ .fid = 2, .offset = 0, .count = 4096 };
@@ -469,7 +426,7 @@ static void test_events(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
-		struct tc t = session(srv, dialects[i], false);
+		struct tc t = session(srv, tc_dialects[i], false);
 		assert_int_equal(open_as(&t, 1, "event", O_RDONLY), 0);
 		assert_int_equal(open_as(&t, 2, "event", O_RDONLY), 0);
 		assert_int_equal(boxfs_synth_post(event, "one\n", 4), 0);
@@ -608,7 +565,7 @@ static void test_concurrent_posts(void **state)
 	pthread_t rt[READERS], pt[POSTERS];
 	for (int i = 0; i < READERS; i++) {
 		memset(&rd[i], 0, sizeof rd[i]);
-		rd[i].t = session(srv, dialects[i], false);
+		rd[i].t = session(srv, tc_dialects[i], false);
 		assert_int_equal(open_as(&rd[i].t, 1, "event", O_RDONLY), 0);
 	}
 	for (int i = 0; i < READERS; i++)
@@ -649,12 +606,12 @@ static void test_own_loop(void **state)
 	assert_non_null(boxfs_synth_file(t2, "/ctl", 0666, &ctl_ops, &c2));
 	assert_int_equal(boxfs_server_mount(s, "/", boxfs_synth_fs(t2)), 0);
 	for (size_t i = 0; i < 3; i++) {
-		struct tc t = session(s, dialects[i], true);
+		struct tc t = session(s, tc_dialects[i], true);
 		assert_int_equal(open_as(&t, 1, "ctl", O_RDWR), 0);
 		assert_int_equal(write_text(&t, 1, "set 5\ninc", NULL, 0), 9);
 		assert_int_equal(atomic_load(&c2), 6);
 		assert_int_equal(write_text(&t, 1, "nope", NULL, 0),
-				 dialects[i] == P9_2000 ? -EIO : -EINVAL);
+				 tc_dialects[i] == P9_2000 ? -EIO : -EINVAL);
 		assert_int_equal(open_as(&t, 2, "event", O_RDONLY), 0);
 		send_read(&t, 10, 2, 100);
 		no_reply(&t, 10);
