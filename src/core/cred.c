@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool lookup_name(const char *name, uid_t *uid)
+bool bx_cred_lookup(const char *name, uid_t *uid)
 {
 	char *end;
 	unsigned long num = strtoul(name, &end, 10);
@@ -29,7 +29,7 @@ static bool lookup_name(const char *name, uid_t *uid)
 uid_t bx_cred_uid(const struct bx_conn *c, const char *name, bool *named_other)
 {
 	uid_t uid = 65534, want;
-	bool known = *name && lookup_name(name, &want);
+	bool known = *name && bx_cred_lookup(name, &want);
 	if (c->has_peer && c->peer.uid != 0)
 		uid = c->peer.uid;
 	else if (!c->local && !c->srv->opts.trust_uname)

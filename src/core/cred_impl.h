@@ -25,6 +25,10 @@ struct bx_user {
  */
 uid_t bx_cred_uid(const struct bx_conn *c, const char *name, bool *named_other);
 
+/* The uid of a user name or a decimal uid, from the password database;
+ * false when there is none. */
+bool bx_cred_lookup(const char *name, uid_t *uid);
+
 /* Fills u for uid: its primary group and supplementary groups from the
  * password database, else the peer's gid (local) or the uid itself. */
 void bx_cred_fill(const struct bx_conn *c, uid_t uid, struct bx_user *u);

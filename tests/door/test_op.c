@@ -526,6 +526,14 @@ static void test_getmem_putmem(void **state)
 	/* PUTMEM needs a box that is there and is not a directory */
 	assert_string_equal(put(fx.addr, "/zz", (const uint8_t *)"x", 1), ERR(ENOENT));
 	assert_string_equal(put(fx.addr, "/host", (const uint8_t *)"x", 1), ERR(EISDIR));
+	/* new data drop set-id bits (the owner is kept) */
+	char sbox[160];
+	snprintf(sbox, sizeof sbox, "%s/b", fx.host);
+	assert_int_equal(chmod(sbox, 04755), 0);
+	assert_string_equal(put(fx.addr, "/host/b", (const uint8_t *)"new", 3), "");
+	struct stat sst;
+	assert_int_equal(stat(sbox, &sst), 0);
+	assert_int_equal(sst.st_mode & 07777, 0755);
 	/* no temporary name is left behind */
 	DIR *d = opendir(fx.host);
 	assert_non_null(d);
@@ -543,6 +551,7 @@ static void test_selectors(void **state)
 	assert_string_equal(make("/s/sub", "dir", 0, 0), "");
 	assert_string_equal(make("/s/sub/z", "file", 0, 0), "");
 	struct reply r;
+	struct op_stat st;
 	assert_string_equal(call((struct op_msg){ .type = OP_SELECTORS, .box = "/s" }, &r), "");
 	char *names = strndup(r.m.data, r.m.len);
 	reply_free(&r);
@@ -560,8 +569,23 @@ static void test_selectors(void **state)
 	assert_string_equal(call((struct op_msg){ .type = OP_SELECTORS, .box = "/s/*/*" }, &r), "");
 	assert_int_equal(r.m.len, strlen("/s/sub/z"));
 	reply_free(&r);
+	/* below a "*", branches without the name are no error: /host, /mem
+	 * and /q0../q3 have no "sub", whatever order the root lists them in */
+	for (int i = 0; i < 4; i++) {
+		char q[8];
+		snprintf(q, sizeof q, "/q%d", i);
+		assert_string_equal(make(q, "dir", 0, 0), "");
+	}
+	assert_string_equal(call((struct op_msg){ .type = OP_SELECTORS, .box = "/*/sub" }, &r), "");
+	assert_int_equal(r.m.len, strlen("/s/sub"));
+	assert_memory_equal(r.m.data, "/s/sub", r.m.len);
+	reply_free(&r);
+	st = kind("/*/sub/z", &r);
+	assert_string_equal(st.kind, "file");
+	reply_free(&r);
+	assert_string_equal(kind_err("/*/nothing"), ERR(ENOENT));
 	/* a selector answered is a selector that works */
-	struct op_stat st = kind("/s/x\\!y", &r);
+	st = kind("/s/x\\!y", &r);
 	assert_string_equal(st.kind, "file");
 	reply_free(&r);
 	/* a plain file is itself; nothing matching is an empty list */

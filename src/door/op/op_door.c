@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,22 +54,6 @@ struct bx_op_stage {
 	struct series *list;
 	size_t bytes; /* held by every series and copy */
 };
-
-static pthread_mutex_t stage_init_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static struct bx_op_stage *stage_of(struct bx_server *srv)
-{
-	pthread_mutex_lock(&stage_init_mu);
-	if (!srv->op_stage) {
-		struct bx_op_stage *st = calloc(1, sizeof *st);
-		if (st) {
-			pthread_mutex_init(&st->mu, NULL);
-			srv->op_stage = st;
-		}
-	}
-	pthread_mutex_unlock(&stage_init_mu);
-	return srv->op_stage;
-}
 
 static void series_free(struct bx_op_stage *st, struct series *s)
 {
@@ -472,7 +455,8 @@ struct walk {
 	const struct sel *sel;
 	match_fn fn;
 	void *ctx;
-	unsigned visited; /* boxes looked at, bounded */
+	unsigned visited;   /* boxes looked at, bounded */
+	unsigned first_any; /* the first "*" element (sel->n when none) */
 };
 
 enum { MAX_VISITS = 1 << 20 };
@@ -488,11 +472,14 @@ static int step(struct walk *w, struct bx_vnode *dir, const char *dir_name, unsi
 		return -E2BIG;
 	if (strncmp(name, TEMP_PREFIX, sizeof TEMP_PREFIX - 1) == 0 && w->sel->e[i].any)
 		return 0; /* the server's own temporary names match no pattern */
+	/* Below a "*", a branch that does not match is no error: the other
+	 * branches may; above it, the miss is the answer. */
+	bool branch = i >= w->first_any;
 	struct bx_vnode *v;
 	struct bx_ns *ns = w->j->c->srv->ns;
 	int rc = bx_ns_walk(ns, &w->j->call, dir, name, &v, NULL);
 	if (rc < 0)
-		return rc == -ENOENT && w->sel->e[i].any ? 0 : rc;
+		return rc == -ENOENT && branch ? 0 : rc;
 	size_t len = plen;
 	path[len++] = '/';
 	path[len] = '\0';
@@ -503,7 +490,7 @@ static int step(struct walk *w, struct bx_vnode *dir, const char *dir_name, unsi
 	if (!satisfies(w->j, &w->sel->e[i], v, dir_name)) {
 		bx_vnode_put(&v);
 		path[plen] = '\0';
-		return w->sel->e[i].any ? 0 : -ENOENT;
+		return branch ? 0 : -ENOENT;
 	}
 	if (i + 1 == w->sel->n) {
 		struct found f = { .v = v, .dir = bx_vnode_get(dir) };
@@ -514,7 +501,7 @@ static int step(struct walk *w, struct bx_vnode *dir, const char *dir_name, unsi
 		found_put(&f);
 	} else {
 		rc = S_ISDIR(v->mode) ? walk_from(w, v, name, i + 1, path, len)
-				      : (w->sel->e[i].any ? 0 : -ENOTDIR);
+				      : (branch ? 0 : -ENOTDIR);
 		bx_vnode_put(&v);
 	}
 	path[plen] = '\0';
@@ -551,7 +538,10 @@ static int sel_each(struct job *j, const struct sel *sel, match_fn fn, void *ctx
 		rc = fn(ctx, &f);
 		found_put(&f);
 	} else {
-		struct walk w = { .j = j, .sel = sel, .fn = fn, .ctx = ctx };
+		struct walk w = { .j = j, .sel = sel, .fn = fn, .ctx = ctx, .first_any = sel->n };
+		for (unsigned i = sel->n; i-- > 0;)
+			if (sel->e[i].any)
+				w.first_any = i;
 		char path[OP_MAXSTR + 1] = "";
 		rc = walk_from(&w, root, "", 0, path, 0);
 	}
@@ -676,7 +666,7 @@ static int replace(struct job *j, struct bx_vnode *dir, const char *name, const 
 		/* in place: memfiles, devices, boxes mounted over */
 		void *fh = NULL;
 		rc = bx_fs_open(&j->call, old, O_WRONLY | O_TRUNC, &fh);
-		if (rc == -EINVAL || rc == -EPERM)
+		if (rc == -EINVAL) /* a memfile's segment keeps its size */
 			rc = bx_fs_open(&j->call, old, O_WRONLY, &fh);
 		ssize_t w = rc < 0 ? rc : write_all(j, old, fh, data, len);
 		if (rc == 0)
@@ -692,7 +682,8 @@ static int replace(struct job *j, struct bx_vnode *dir, const char *name, const 
 	if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
 		rnd = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)j;
 	snprintf(tmp, sizeof tmp, TEMP_PREFIX "%016" PRIx64, rnd);
-	uint32_t mode = old ? oa.mode & 07777 : 0644;
+	/* new data lose set-id bits, as a write by another user would */
+	uint32_t mode = old ? oa.mode & 0777 : 0644;
 	struct bx_vnode *nv = NULL;
 	void *fh = NULL;
 	struct boxfs_attr na;
@@ -846,19 +837,13 @@ static int h_chinfo(struct job *j, struct op_msg *r)
 		unsigned o = st->operm != OP_KEEP32 ? rwx_of(st->operm, dir) : (a.mode >> 6) & 7;
 		unsigned w = st->wperm != OP_KEEP32 ? rwx_of(st->wperm, dir) : a.mode & 7;
 		sa.valid |= BOXFS_SET_MODE;
-		sa.mode = (a.mode & 07070 & ~070u) | o << 6 | (w & 5) << 3 | w;
+		sa.mode = (a.mode & 07000) | o << 6 | (w & 5) << 3 | w;
 	}
 	if (*st->owner) {
-		char *end;
-		unsigned long uid = strtoul(st->owner, &end, 10);
-		if (*end) {
-			struct passwd pw, *res = NULL;
-			char buf[4096];
-			if (getpwnam_r(st->owner, &pw, buf, sizeof buf, &res) != 0 || !res) {
-				rc = -EINVAL;
-				goto out;
-			}
-			uid = res->pw_uid;
+		uid_t uid;
+		if (!bx_cred_lookup(st->owner, &uid)) {
+			rc = -EINVAL;
+			goto out;
 		}
 		sa.valid |= BOXFS_SET_UID;
 		sa.uid = (uint32_t)uid;
@@ -944,9 +929,7 @@ static int h_getmem(struct job *j, struct op_msg *r)
 static int h_putmem(struct job *j, struct op_msg *r)
 {
 	(void)r;
-	struct bx_op_stage *st = stage_of(j->c->srv);
-	if (!st)
-		return -ENOMEM;
+	struct bx_op_stage *st = j->c->srv->op_stage;
 	const struct op_msg *m = &j->m;
 	uid_t uid = j->user.cred.uid;
 	time_t now = time(NULL);
@@ -1114,9 +1097,7 @@ static int pull(struct job *j, struct boxfs_op *src, struct bx_op_stage *st, uin
 
 static int h_copy(struct job *j, struct op_msg *r)
 {
-	struct bx_op_stage *st = stage_of(j->c->srv);
-	if (!st)
-		return -ENOMEM;
+	struct bx_op_stage *st = j->c->srv->op_stage;
 	struct found d;
 	char name[256];
 	int rc = find_parent(j, j->m.box, &d, name);
@@ -1265,6 +1246,20 @@ static ssize_t door_frame_size(struct bx_conn *c, const uint8_t *hdr)
 
 static int door_open(struct bx_conn *c)
 {
+	struct bx_server *srv = c->srv;
+	if (!__atomic_load_n(&srv->op_stage, __ATOMIC_ACQUIRE)) {
+		/* the first connection makes the server's staging; connections
+		 * may open on several threads (serve_fds), so the first one in wins */
+		struct bx_op_stage *st = calloc(1, sizeof *st), *none = NULL;
+		if (!st)
+			return -ENOMEM;
+		pthread_mutex_init(&st->mu, NULL);
+		if (!__atomic_compare_exchange_n(&srv->op_stage, &none, st, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			pthread_mutex_destroy(&st->mu);
+			free(st);
+		}
+	}
 	struct oconn *oc = calloc(1, sizeof *oc);
 	if (!oc)
 		return -ENOMEM;
