@@ -201,15 +201,14 @@ static void opened(IxpCFid *f, const struct ixb_qid *q, uint32_t iounit, uint8_t
 	f->mode = mode;
 }
 
-IxpCFid *ixp_open(IxpClient *c, const char *path, uint8_t mode)
+/* Opens the walked fid f (creating name in it when name is set); on
+ * failure clunks and frees f and answers NULL with the error set. */
+static IxpCFid *open_walked(IxpClient *c, IxpCFid *f, const char *name, uint perm, uint8_t mode)
 {
 	char err[IXB_ERRMAX] = "";
-	IxpCFid *f = walk(c, path);
-	if (!f)
-		return NULL;
 	struct ixb_qid q;
 	uint32_t iounit;
-	int r = ixb_open(CL(c)->b, f->fid, NULL, 0, mode, &q, &iounit, err);
+	int r = ixb_open(CL(c)->b, f->fid, name, perm, mode, &q, &iounit, err);
 	if (r < 0) {
 		failed(r, err);
 		char e2[IXB_ERRMAX];
@@ -221,9 +220,16 @@ IxpCFid *ixp_open(IxpClient *c, const char *path, uint8_t mode)
 	return f;
 }
 
+IxpCFid *ixp_open(IxpClient *c, const char *path, uint8_t mode)
+{
+	IxpCFid *f = walk(c, path);
+	if (!f)
+		return NULL;
+	return open_walked(c, f, NULL, 0, mode);
+}
+
 IxpCFid *ixp_create(IxpClient *c, const char *path, uint perm, uint8_t mode)
 {
-	char err[IXB_ERRMAX] = "";
 	char *dir = ixp_estrdup(path);
 	size_t n = strlen(dir);
 	while (n > 1 && dir[n - 1] == '/')
@@ -245,18 +251,8 @@ IxpCFid *ixp_create(IxpClient *c, const char *path, uint perm, uint8_t mode)
 		free(dir);
 		return NULL;
 	}
-	struct ixb_qid q;
-	uint32_t iounit;
-	int r = ixb_open(CL(c)->b, f->fid, name, perm, mode, &q, &iounit, err);
+	f = open_walked(c, f, name, perm, mode);
 	free(dir);
-	if (r < 0) {
-		failed(r, err);
-		char e2[IXB_ERRMAX];
-		ixb_clunk(CL(c)->b, f->fid, e2);
-		fid_free(f);
-		return NULL;
-	}
-	opened(f, &q, iounit, mode);
 	return f;
 }
 
