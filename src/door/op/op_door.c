@@ -1254,8 +1254,8 @@ static int door_open(struct bx_conn *c)
 		if (!st)
 			return -ENOMEM;
 		pthread_mutex_init(&st->mu, NULL);
-		if (!__atomic_compare_exchange_n(&srv->op_stage, &none, st, false,
-						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (!__atomic_compare_exchange_n(&srv->op_stage, &none, st, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
 			pthread_mutex_destroy(&st->mu);
 			free(st);
 		}
